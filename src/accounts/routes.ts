@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AppDeps } from '../deps.js'
+import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
+import { AccountUpdate, AccountWithIAM } from './schema.js'
+import { getAccount, listAccounts, updateAccountSettings } from './service.js'
+
+export const accountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const { db } = deps.database
+  const tags = ['sms']
+  const ServiceParams = Type.Object({ serviceName: ServiceNameParam })
+
+  app.get(
+    '/sms',
+    {
+      schema: {
+        tags,
+        summary: 'Names of the caller’s SMS accounts',
+        response: { 200: Type.Array(Type.String()) },
+      },
+    },
+    (request) => listAccounts(db, request.scope),
+  )
+
+  app.get(
+    '/sms/:serviceName',
+    {
+      schema: {
+        tags,
+        summary: 'Read an SMS account',
+        params: ServiceParams,
+        response: { 200: ref(AccountWithIAM) },
+      },
+    },
+    (request) => getAccount(db, request.scope, request.params.serviceName),
+  )
+
+  app.put(
+    '/sms/:serviceName',
+    {
+      schema: {
+        tags,
+        summary: 'Change an SMS account (only the fields sent change)',
+        params: ServiceParams,
+        body: AccountUpdate,
+        response: { 200: Void },
+      },
+    },
+    async (request) => {
+      await updateAccountSettings(db, request.scope, request.params.serviceName, request.body)
+      return null
+    },
+  )
+}

@@ -1,0 +1,140 @@
+import type { Static } from 'typebox'
+import { fromHundredths, hasAtMostTwoDecimals, toHundredths } from '../credits.js'
+import type { Db } from '../db/index.js'
+import type { AccountRow, AccountUpdate } from '../db/schema.js'
+import type { Scope } from '../deps.js'
+import { badRequest, conflict, notFound, SERVICE_NOT_FOUND } from '../errors.js'
+import { callbackUrl, invalid } from '../validation.js'
+import { findAccount, insertAccount, listServiceNames, quotaSummary, updateAccount } from './repository.js'
+import {
+  type AccountUpdate as AccountUpdateBody,
+  type AccountWithIAM,
+  SERVICE_NAME_PATTERN,
+} from './schema.js'
+
+type ApiAccount = Static<typeof AccountWithIAM>
+type Templates = ApiAccount['templates']
+type SmsResponse = ApiAccount['smsResponse']
+
+const DEFAULT_SMS_RESPONSE: SmsResponse = {
+  cgiUrl: null,
+  responseType: 'none',
+  text: null,
+  trackingDefaultSmsSender: null,
+  trackingOptions: null,
+}
+const DEFAULT_TEMPLATES: Templates = {
+  customizedEmailMode: false,
+  customizedSmsMode: false,
+  emailBody: null,
+  emailFrom: null,
+  emailSubject: null,
+  smsBody: null,
+}
+
+export const listAccounts = (db: Db, scope: Scope) => listServiceNames(db, scope)
+
+export async function requireAccount(db: Db, scope: Scope, serviceName: string): Promise<AccountRow> {
+  const account = await findAccount(db, scope, serviceName)
+  if (!account) throw notFound(SERVICE_NOT_FOUND)
+  return account
+}
+
+export async function getAccount(db: Db, scope: Scope, serviceName: string): Promise<ApiAccount> {
+  const account = await requireAccount(db, scope, serviceName)
+  return toApiAccount(account, await quotaSummary(db, account.id))
+}
+
+function toApiAccount(
+  row: AccountRow,
+  quota: { heldHundredths: number; usersWithQuota: number },
+): ApiAccount {
+  return {
+    automaticRecreditAmount: row.automatic_recredit_amount as ApiAccount['automaticRecreditAmount'],
+    callBack: row.call_back,
+    channel: row.channel as ApiAccount['channel'],
+    creditThresholdForAutomaticRecredit: fromHundredths(row.credit_threshold_for_automatic_recredit),
+    creditsHoldByQuota: fromHundredths(quota.heldHundredths),
+    creditsLeft: fromHundredths(row.credits_left),
+    description: row.description,
+    name: row.service_name,
+    smpp: row.service_name.startsWith('smpp-'),
+    smsResponse: { ...DEFAULT_SMS_RESPONSE, ...(row.sms_response as Partial<SmsResponse>) },
+    status: row.status as ApiAccount['status'],
+    stopCallBack: row.stop_call_back,
+    templates: { ...DEFAULT_TEMPLATES, ...(row.templates as Partial<Templates>) },
+    userQuantityWithQuota: quota.usersWithQuota,
+    iam: {
+      displayName: row.description || null,
+      id: row.iam_id,
+      tags: null,
+      urn: `urn:v1:eu:resource:sms:${row.service_name}`,
+    },
+  }
+}
+
+/** Read-only identity fields a PUT may repeat (clients PUT back what they GET) but never change. */
+const READ_ONLY_CHECKED = ['name', 'channel', 'smpp', 'status'] as const
+
+export async function updateAccountSettings(
+  db: Db,
+  scope: Scope,
+  serviceName: string,
+  body: Static<typeof AccountUpdateBody>,
+): Promise<void> {
+  const account = await requireAccount(db, scope, serviceName)
+  const current = toApiAccount(account, { heldHundredths: 0, usersWithQuota: 0 })
+  for (const field of READ_ONLY_CHECKED) {
+    if (body[field] !== undefined && body[field] !== current[field]) {
+      throw badRequest(
+        `Invalid ${field}: read-only, it cannot be changed (current value ${JSON.stringify(current[field])})`,
+      )
+    }
+  }
+  const patch: AccountUpdate = {}
+  if (body.description !== undefined) patch.description = body.description
+  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack)
+  if (body.stopCallBack !== undefined) patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack)
+  if (body.automaticRecreditAmount !== undefined)
+    patch.automatic_recredit_amount = body.automaticRecreditAmount
+  if (body.creditThresholdForAutomaticRecredit !== undefined) {
+    if (!hasAtMostTwoDecimals(body.creditThresholdForAutomaticRecredit)) {
+      throw invalid('creditThresholdForAutomaticRecredit', 'a number of credits with at most 2 decimals')
+    }
+    patch.credit_threshold_for_automatic_recredit = toHundredths(body.creditThresholdForAutomaticRecredit)
+  }
+  if (body.smsResponse !== undefined) {
+    const merged = { ...current.smsResponse, ...body.smsResponse }
+    if (merged.responseType === 'cgi' && merged.cgiUrl) callbackUrl('smsResponse.cgiUrl', merged.cgiUrl)
+    patch.sms_response = JSON.stringify(merged)
+  }
+  if (body.templates !== undefined)
+    patch.templates = JSON.stringify({ ...current.templates, ...body.templates })
+  await updateAccount(db, account.id, patch)
+}
+
+export type NewAccountInput = { ownerId: number; serviceName: string; credits?: number; description?: string }
+
+/** Creates an SMS account (administration only: there is no public route for it). */
+export async function createAccount(db: Db, input: NewAccountInput): Promise<AccountRow> {
+  if (!new RegExp(SERVICE_NAME_PATTERN).test(input.serviceName)) {
+    throw invalid(
+      'serviceName',
+      'sms- or smpp- followed by lowercase letters, digits or dashes (e.g. sms-ab12345-1)',
+    )
+  }
+  const credits = input.credits ?? 0
+  if (credits < 0 || !hasAtMostTwoDecimals(credits))
+    throw invalid('credits', 'a number ≥ 0 with at most 2 decimals')
+  if (await findAccount(db, {}, input.serviceName))
+    throw conflict(`The service ${input.serviceName} already exists`)
+  return insertAccount(db, {
+    owner_id: input.ownerId,
+    service_name: input.serviceName,
+    description: input.description ?? '',
+    credits_left: toHundredths(credits),
+    sms_response: JSON.stringify(DEFAULT_SMS_RESPONSE),
+    templates: JSON.stringify(DEFAULT_TEMPLATES),
+    channel: input.serviceName.startsWith('smpp-') ? 'transactional' : 'both',
+  })
+}

@@ -1,0 +1,87 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { accountRoutes } from './accounts/routes.js'
+import { accountModels } from './accounts/schema.js'
+import { authRoutes } from './auth/routes.js'
+import { ALL_OWNERS, type AppDeps, type Scope } from './deps.js'
+import { PttDetails, PttDurationTypeEnum } from './dlr/ptt.js'
+import { pttRoutes } from './dlr/routes.js'
+import { installErrorHandlers, OVH_ERROR_CLASS } from './errors.js'
+import { loggerOptions } from './logging.js'
+import { openApiOptions } from './openapi.js'
+import { userRoutes } from './users/routes.js'
+import { userModels } from './users/schema.js'
+import { formatSchemaErrors } from './validation-messages.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The accounts this request may reach. */
+    scope: Scope
+  }
+}
+
+/** OVH clients call `/1.0/...`; newer ones `/v1/...`. Both serve the same routes. */
+export const API_PREFIXES = ['/1.0', '/v1'] as const
+
+export type BuildAppOptions = {
+  /** Overrides the logger (tests pass `false`, or a stream to read what was logged). */
+  logger?: FastifyServerOptions['logger']
+}
+
+export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(deps.config.logLevel),
+    trustProxy: false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { verbose: true, allErrors: false } },
+    schemaErrorFormatter: formatSchemaErrors,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  installErrorHandlers(app)
+  for (const model of [...userModels, ...accountModels, PttDurationTypeEnum, PttDetails]) app.addSchema(model)
+
+  await app.register(swagger, openApiOptions(deps.config))
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  app.get(
+    '/health',
+    { schema: { tags: ['service'], summary: 'Liveness: 200 when the database answers, 503 otherwise' } },
+    async (request, reply) => {
+      try {
+        await deps.database.ping()
+        return { status: 'ok' }
+      } catch (error) {
+        request.log.warn({ err: error }, 'health check: database unreachable')
+        return reply.code(503).send({ class: OVH_ERROR_CLASS[503], message: 'The database does not answer' })
+      }
+    },
+  )
+
+  app.decorateRequest('scope', null as unknown as Scope)
+  app.addHook('onRequest', async (request) => {
+    request.scope = ALL_OWNERS
+  })
+
+  for (const prefix of API_PREFIXES) {
+    await app.register(
+      async (api) => {
+        // The /v1 copies would only repeat the /1.0 operations in the OpenAPI document.
+        if (prefix !== '/1.0') {
+          api.addHook('onRoute', (route) => {
+            route.schema = { ...route.schema, hide: true }
+          })
+        }
+        await api.register(authRoutes, { deps })
+        await api.register(pttRoutes)
+        await api.register(accountRoutes, { deps })
+        await api.register(userRoutes, { deps })
+      },
+      { prefix },
+    )
+  }
+  return app
+}

@@ -1,0 +1,80 @@
+import { writeFileSync } from 'node:fs'
+import { buildApp } from '../app.js'
+import { ConfigError, loadConfig, loadEnvFile } from '../config.js'
+import { createSecretBox } from '../crypto.js'
+import { createDb } from '../db/index.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { systemClock } from '../deps.js'
+
+const USAGE = `usage: sms-mirror <command>
+  serve                 start the HTTP service (same as npm start)
+  migrate               apply pending database migrations and exit
+  export-openapi [file] write the OpenAPI document (default openapi/openapi.json)`
+
+/** The OpenAPI document as the routes describe it, with the default configuration. */
+export async function renderOpenApi(): Promise<string> {
+  const config = loadConfig({ DATA_DIR: 'memory' })
+  const database = await createDb(config.database)
+  const app = await buildApp(
+    {
+      config,
+      database,
+      secretBox: createSecretBox('openapi-export-only-no-secret-is-used-here'),
+      clock: systemClock,
+    },
+    { logger: false },
+  )
+  await app.ready()
+  const document = `${JSON.stringify(app.swagger(), null, 2)}\n`
+  await app.close()
+  await database.close()
+  return document
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve':
+      await import('../server.js')
+      return -1
+    case 'migrate': {
+      loadEnvFile()
+      const config = loadConfig(process.env)
+      const database = await createDb(config.database)
+      try {
+        const applied = await migrateToLatest(database.db)
+        process.stdout.write(
+          applied.length ? `applied: ${applied.join(', ')}\n` : 'database already up to date\n',
+        )
+      } finally {
+        await database.close()
+      }
+      return 0
+    }
+    case 'export-openapi': {
+      const file = rest[0] ?? 'openapi/openapi.json'
+      writeFileSync(file, await renderOpenApi())
+      process.stdout.write(`wrote ${file}\n`)
+      return 0
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`)
+      return command === undefined || command === 'help' ? 0 : 2
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/bin/sms-mirror.js')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exit(code)
+    },
+    (error) => {
+      process.stderr.write(
+        error instanceof ConfigError
+          ? `sms-mirror: bad configuration: ${error.message}\n`
+          : `sms-mirror: ${error}\n`,
+      )
+      process.exit(1)
+    },
+  )
+}

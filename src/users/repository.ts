@@ -1,0 +1,86 @@
+import type { Transaction } from 'kysely'
+import type { Database, Db } from '../db/index.js'
+import type { NewSmsUser, SmsUserRow, SmsUserUpdate } from '../db/schema.js'
+import type { Scope } from '../deps.js'
+
+type Executor = Db | Transaction<Database>
+
+export async function listLogins(db: Executor, accountId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('sms_users')
+    .select('login')
+    .where('account_id', '=', accountId)
+    .orderBy('login')
+    .execute()
+  return rows.map((r) => r.login)
+}
+
+/** One round trip for the hot read: the user joined to its (scoped) account by service name. */
+export async function findUserByServiceName(
+  db: Executor,
+  scope: Scope,
+  serviceName: string,
+  login: string,
+): Promise<SmsUserRow | undefined> {
+  let query = db
+    .selectFrom('sms_users as u')
+    .innerJoin('accounts as a', 'a.id', 'u.account_id')
+    .selectAll('u')
+    .where('a.service_name', '=', serviceName)
+    .where('u.login', '=', login)
+  if (scope.ownerId !== undefined) query = query.where('a.owner_id', '=', scope.ownerId)
+  return query.executeTakeFirst()
+}
+
+export async function lockUser(
+  trx: Transaction<Database>,
+  accountId: number,
+  login: string,
+): Promise<SmsUserRow | undefined> {
+  return trx
+    .selectFrom('sms_users')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('login', '=', login)
+    .forUpdate()
+    .executeTakeFirst()
+}
+
+/** Inserts the user; returns false when the login already exists on the account. */
+export async function insertUser(db: Executor, user: NewSmsUser): Promise<boolean> {
+  const inserted = await db
+    .insertInto('sms_users')
+    .values(user)
+    .onConflict((oc) => oc.columns(['account_id', 'login']).doNothing())
+    .returning('login')
+    .executeTakeFirst()
+  return inserted !== undefined
+}
+
+export async function updateUser(
+  db: Executor,
+  accountId: number,
+  login: string,
+  patch: SmsUserUpdate,
+): Promise<void> {
+  if (Object.keys(patch).length === 0) return
+  await db
+    .updateTable('sms_users')
+    .set(patch)
+    .where('account_id', '=', accountId)
+    .where('login', '=', login)
+    .execute()
+}
+
+export async function deleteUser(
+  db: Executor,
+  accountId: number,
+  login: string,
+): Promise<SmsUserRow | undefined> {
+  return db
+    .deleteFrom('sms_users')
+    .where('account_id', '=', accountId)
+    .where('login', '=', login)
+    .returningAll()
+    .executeTakeFirst()
+}

@@ -1,0 +1,85 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AppDeps } from '../deps.js'
+import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
+import { User, UserCreate, UserParams, UserUpdate } from './schema.js'
+import { createUser, getUser, listUsers, removeUser, updateUserSettings } from './service.js'
+
+export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const { db } = deps.database
+  const box = deps.secretBox
+  const tags = ['sms users']
+  const ServiceParams = Type.Object({ serviceName: ServiceNameParam })
+
+  app.get(
+    '/sms/:serviceName/users',
+    {
+      schema: {
+        tags,
+        summary: 'Logins of the account’s API users',
+        params: ServiceParams,
+        response: { 200: Type.Array(Type.String()) },
+      },
+    },
+    (request) => listUsers(db, request.scope, request.params.serviceName),
+  )
+
+  app.post(
+    '/sms/:serviceName/users',
+    {
+      schema: {
+        tags,
+        summary: 'Create an API user',
+        params: ServiceParams,
+        body: UserCreate,
+        response: { 200: Void },
+      },
+    },
+    async (request) => {
+      await createUser(db, box, request.scope, request.params.serviceName, request.body)
+      return null
+    },
+  )
+
+  app.get(
+    '/sms/:serviceName/users/:login',
+    {
+      schema: { tags, summary: 'Read an API user', params: UserParams, response: { 200: ref(User) } },
+    },
+    (request) => getUser(db, box, request.scope, request.params.serviceName, request.params.login),
+  )
+
+  app.put(
+    '/sms/:serviceName/users/:login',
+    {
+      schema: {
+        tags,
+        summary: 'Change an API user (only the fields sent change)',
+        params: UserParams,
+        body: UserUpdate,
+        response: { 200: Void },
+      },
+    },
+    async (request) => {
+      const { serviceName, login } = request.params
+      await updateUserSettings(db, box, request.scope, serviceName, login, request.body)
+      return null
+    },
+  )
+
+  app.delete(
+    '/sms/:serviceName/users/:login',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an API user (its quota returns to the account)',
+        params: UserParams,
+        response: { 200: Void },
+      },
+    },
+    async (request) => {
+      await removeUser(db, request.scope, request.params.serviceName, request.params.login)
+      return null
+    },
+  )
+}

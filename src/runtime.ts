@@ -9,7 +9,7 @@ import { type AppDeps, systemClock } from './deps.js'
 export async function openDatabase(config: Config): Promise<DbHandle> {
   const database = await createDb(config.database)
   try {
-    await migrateToLatest(database.db)
+    await migrateToLatest(database)
   } catch (error) {
     await database.close()
     throw error

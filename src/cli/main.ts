@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(process.env)
       const database = await createDb(config.database)
       try {
-        const applied = await migrateToLatest(database.db)
+        const applied = await migrateToLatest(database)
         process.stdout.write(
           applied.length ? `applied: ${applied.join(', ')}\n` : 'database already up to date\n',
         )

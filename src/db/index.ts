@@ -13,6 +13,8 @@ export type Db = Kysely<Database>
 export type DbHandle = {
   db: Db
   kind: 'postgres' | 'pglite'
+  /** The schema everything lives in when not the default one (see CreateDbOptions.searchPath). */
+  schema?: string
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -52,6 +54,7 @@ export async function createDb(
     return {
       db,
       kind: 'postgres',
+      ...(options.searchPath ? { schema: options.searchPath } : {}),
       ping: async () => {
         await sql`select 1`.execute(db)
       },

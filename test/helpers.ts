@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { createOwner } from '../src/accounts/owners.js'
+import { createAccount } from '../src/accounts/service.js'
+import { buildApp } from '../src/app.js'
+import { type Config, loadConfig } from '../src/config.js'
+import { createSecretBox } from '../src/crypto.js'
+import { createDb, type DbHandle } from '../src/db/index.js'
+import { migrateToLatest } from '../src/db/migrate.js'
+import type { AppDeps, Clock } from '../src/deps.js'
+
+/** What tap's `t` offers that the helpers use (kept minimal so any test object fits). */
+type Teardown = { teardown(fn: () => unknown): void }
+
+export const TEST_SECRET = 'test-secret-key-of-at-least-32-characters!'
+export const SERVICE = 'sms-ab12345-1'
+
+/** `DATABASE_URL` set → real PostgreSQL (CI); otherwise embedded PGlite in memory. */
+export const usingPostgres = Boolean(process.env.DATABASE_URL)
+
+/**
+ * A fresh, migrated database for one test file. On PostgreSQL each call gets its own schema, dropped
+ * at teardown, so test files can run in parallel against one server.
+ */
+export async function createTestDatabase(t: Teardown): Promise<{ database: DbHandle; config: Config }> {
+  if (!usingPostgres) {
+    const config = loadConfig({ DATA_DIR: 'memory', SECRET_KEY: TEST_SECRET })
+    const database = await createDb(config.database)
+    await migrateToLatest(database)
+    t.teardown(() => database.close())
+    return { database, config }
+  }
+  const url = process.env.DATABASE_URL as string
+  const config = loadConfig({ DATABASE_URL: url, SECRET_KEY: TEST_SECRET })
+  const schema = `t_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  await admin.query(`create schema ${schema}`)
+  await admin.end()
+  const database = await createDb(config.database, { searchPath: schema, poolSize: 10 })
+  await migrateToLatest(database)
+  t.teardown(async () => {
+    await database.close()
+    const cleaner = new pg.Client({ connectionString: url })
+    await cleaner.connect()
+    await cleaner.query(`drop schema ${schema} cascade`)
+    await cleaner.end()
+  })
+  return { database, config }
+}
+
+/** A clock tests move by hand. */
+export function manualClock(start = new Date('2026-11-26T12:00:00Z')): Clock & { advance(ms: number): void } {
+  let now = start.getTime()
+  return { now: () => new Date(now), advance: (ms) => void (now += ms) }
+}
+
+export type TestApp = {
+  app: FastifyInstance
+  deps: AppDeps
+  ownerId: number
+}
+
+/** The app on a fresh database with one owner and one account (SERVICE, 200 credits). */
+export async function buildTestApp(t: Teardown, options: { credits?: number } = {}): Promise<TestApp> {
+  const { database, config } = await createTestDatabase(t)
+  const owner = await createOwner(database.db, 'acme')
+  await createAccount(database.db, {
+    ownerId: owner.id,
+    serviceName: SERVICE,
+    credits: options.credits ?? 200,
+  })
+  const deps: AppDeps = { config, database, secretBox: createSecretBox(TEST_SECRET), clock: manualClock() }
+  const app = await buildApp(deps, { logger: false })
+  t.teardown(() => app.close())
+  return { app, deps, ownerId: owner.id }
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
+
+/** Calls the API like a client: JSON in, `{status, body}` out. */
+export async function call(app: FastifyInstance, method: Method, url: string, payload?: unknown) {
+  const response = await app.inject({
+    method,
+    url,
+    ...(payload === undefined ? {} : { payload: payload as object }),
+  })
+  const text = response.body
+  return {
+    status: response.statusCode,
+    body: text === '' ? undefined : JSON.parse(text),
+    headers: response.headers,
+  }
+}

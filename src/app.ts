@@ -4,8 +4,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { accountRoutes } from './accounts/routes.js'
 import { accountModels } from './accounts/schema.js'
-import { authRoutes } from './auth/routes.js'
-import { ALL_OWNERS, type AppDeps, type Scope } from './deps.js'
+import { adminRoutes } from './admin/routes.js'
+import { CredentialStore } from './auth/credentials.js'
+import { installRawJsonParser, installSignatureAuth } from './auth/hook.js'
+import { authModels, authRoutes } from './auth/routes.js'
+import { validationPage } from './auth/validation-page.js'
+import type { AppDeps, Scope } from './deps.js'
 import { PttDetails, PttDurationTypeEnum } from './dlr/ptt.js'
 import { pttRoutes } from './dlr/routes.js'
 import { installErrorHandlers, OVH_ERROR_CLASS } from './errors.js'
@@ -28,10 +32,13 @@ export const API_PREFIXES = ['/1.0', '/v1'] as const
 export type BuildAppOptions = {
   /** Overrides the logger (tests pass `false`, or a stream to read what was logged). */
   logger?: FastifyServerOptions['logger']
+  /** PEM key and certificate: serve HTTPS (the official OVH Node client only speaks HTTPS). */
+  https?: { key: string | Buffer; cert: string | Buffer }
 }
 
 export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     logger: options.logger ?? loggerOptions(deps.config.logLevel),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
@@ -41,7 +48,11 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installErrorHandlers(app)
-  for (const model of [...userModels, ...accountModels, PttDurationTypeEnum, PttDetails]) app.addSchema(model)
+  installRawJsonParser(app)
+  for (const model of [...userModels, ...accountModels, ...authModels, PttDurationTypeEnum, PttDetails]) {
+    app.addSchema(model)
+  }
+  const store = new CredentialStore(deps.database.db, deps.secretBox, deps.clock)
 
   await app.register(swagger, openApiOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -49,7 +60,13 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
 
   app.get(
     '/health',
-    { schema: { tags: ['service'], summary: 'Liveness: 200 when the database answers, 503 otherwise' } },
+    {
+      schema: {
+        tags: ['service'],
+        security: [],
+        summary: 'Liveness: 200 when the database answers, 503 otherwise',
+      },
+    },
     async (request, reply) => {
       try {
         await deps.database.ping()
@@ -62,9 +79,8 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   )
 
   app.decorateRequest('scope', null as unknown as Scope)
-  app.addHook('onRequest', async (request) => {
-    request.scope = ALL_OWNERS
-  })
+  app.decorateRequest('rawBody', undefined)
+  app.decorateRequest('credential', undefined)
 
   for (const prefix of API_PREFIXES) {
     await app.register(
@@ -75,7 +91,8 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
             route.schema = { ...route.schema, hide: true }
           })
         }
-        await api.register(authRoutes, { deps })
+        installSignatureAuth(api, deps, store, prefix)
+        await api.register(authRoutes, { deps, store })
         await api.register(pttRoutes)
         await api.register(accountRoutes, { deps })
         await api.register(userRoutes, { deps })
@@ -83,5 +100,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       { prefix },
     )
   }
+  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store })
+  await app.register(validationPage, { db: deps.database.db })
   return app
 }

@@ -17,17 +17,35 @@ const EnvSchema = Type.Object({
     default: './data',
     description: 'embedded database folder when DATABASE_URL is unset; "memory" for an in-memory database',
   }),
-  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    default: 'info',
+    description: 'one of fatal, error, warn, info, debug, trace, silent',
+  }),
   SECRET_KEY: Type.Optional(
     Type.String({ minLength: 32, description: 'at least 32 characters; encrypts passwords at rest' }),
   ),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/]+', description: 'public base URL' })),
+  AUTH_TIME_WINDOW_S: Type.Integer({
+    minimum: 1,
+    maximum: 86400,
+    default: 300,
+    description: 'allowed distance in seconds between X-Ovh-Timestamp and the server clock',
+  }),
+  ADMIN_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
+  ),
+  TLS_CERT: Type.Optional(
+    Type.String({ minLength: 1, description: 'PEM certificate file; with TLS_KEY, serve HTTPS' }),
+  ),
+  TLS_KEY: Type.Optional(
+    Type.String({ minLength: 1, description: 'PEM private key file; with TLS_CERT, serve HTTPS' }),
+  ),
 })
 
 type Env = Static<typeof EnvSchema>
 
 /** Never echoed back in an error message. */
-const SECRET_VARIABLES = new Set(['SECRET_KEY', 'DATABASE_URL'])
+const SECRET_VARIABLES = new Set(['SECRET_KEY', 'DATABASE_URL', 'ADMIN_TOKEN'])
 
 export type Config = {
   port: number
@@ -38,6 +56,10 @@ export type Config = {
   secretKey: string | null
   dataDir: string
   publicUrl: string | null
+  authTimeWindowSeconds: number
+  /** null: start generates one and logs it once. */
+  adminToken: string | null
+  tls: { certFile: string; keyFile: string } | null
 }
 
 export class ConfigError extends Error {
@@ -77,6 +99,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       'required when DATABASE_URL is set, so that every replica decrypts the same passwords (at least 32 characters)',
     )
   }
+  if (Boolean(parsed.TLS_CERT) !== Boolean(parsed.TLS_KEY)) {
+    throw new ConfigError(
+      parsed.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT',
+      'TLS_CERT and TLS_KEY must be set together',
+    )
+  }
   const inMemory = parsed.DATA_DIR === 'memory'
   return {
     port: parsed.PORT,
@@ -88,5 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     secretKey: parsed.SECRET_KEY ?? null,
     dataDir: parsed.DATA_DIR,
     publicUrl: parsed.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    authTimeWindowSeconds: parsed.AUTH_TIME_WINDOW_S,
+    adminToken: parsed.ADMIN_TOKEN ?? null,
+    tls: parsed.TLS_CERT && parsed.TLS_KEY ? { certFile: parsed.TLS_CERT, keyFile: parsed.TLS_KEY } : null,
   }
 }

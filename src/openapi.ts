@@ -13,11 +13,37 @@ export function openApiOptions(config: Config): SwaggerOptions {
           'Paths are served under /1.0 (as OVH clients call them) and /v1.',
       },
       servers: [{ url: config.publicUrl ?? '/' }],
+      components: {
+        securitySchemes: {
+          ovhApplication: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Ovh-Application',
+            description: 'application key',
+          },
+          ovhConsumer: { type: 'apiKey', in: 'header', name: 'X-Ovh-Consumer', description: 'consumer key' },
+          ovhTimestamp: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Ovh-Timestamp',
+            description: 'Unix seconds, within AUTH_TIME_WINDOW_S of GET /auth/time',
+          },
+          ovhSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Ovh-Signature',
+            description: '"$1$" + sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY+"+"+TIMESTAMP)',
+          },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, for /admin/v1 only' },
+        },
+      },
+      security: [{ ovhApplication: [], ovhConsumer: [], ovhTimestamp: [], ovhSignature: [] }],
       tags: [
         { name: 'sms', description: 'SMS accounts' },
         { name: 'sms users', description: 'API users of an SMS account' },
         { name: 'auth', description: 'Authentication' },
         { name: 'service', description: 'Operations of sms-mirror itself' },
+        { name: 'admin', description: 'Operator API (ADMIN_TOKEN)' },
       ],
     },
     refResolver: {

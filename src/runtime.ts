@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { buildApp } from './app.js'
+import { randomKey } from './auth/credentials.js'
 import type { Config } from './config.js'
 import { createSecretBox, resolveSecret } from './crypto.js'
 import { createDb, type DbHandle } from './db/index.js'

@@ -4,6 +4,7 @@ import pg from 'pg'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { buildApp } from '../src/app.js'
+import { ovhSignature } from '../src/auth/signature.js'
 import { type Config, loadConfig } from '../src/config.js'
 import { createSecretBox } from '../src/crypto.js'
 import { createDb, type DbHandle } from '../src/db/index.js'
@@ -53,13 +54,20 @@ export async function createTestDatabase(t: Teardown): Promise<{ database: DbHan
 /** A clock tests move by hand. */
 export function manualClock(start = new Date('2026-11-26T12:00:00Z')): Clock & { advance(ms: number): void } {
   let now = start.getTime()
-  return { now: () => new Date(now), advance: (ms) => void (now += ms) }
+  return {
+    now: () => new Date(now),
+    advance: (ms) => {
+      now += ms
+    },
+  }
 }
 
 export type TestApp = {
   app: FastifyInstance
   deps: AppDeps
   ownerId: number
+  clock: ReturnType<typeof manualClock>
+  keys: Keys
 }
 
 /** The app on a fresh database with one owner and one account (SERVICE, 200 credits). */
@@ -71,21 +79,100 @@ export async function buildTestApp(t: Teardown, options: { credits?: number } = 
     serviceName: SERVICE,
     credits: options.credits ?? 200,
   })
-  const deps: AppDeps = { config, database, secretBox: createSecretBox(TEST_SECRET), clock: manualClock() }
+  const clock = manualClock()
+  const deps: AppDeps = {
+    config: { ...config, adminToken: ADMIN_TOKEN },
+    database,
+    secretBox: createSecretBox(TEST_SECRET),
+    clock,
+  }
   const app = await buildApp(deps, { logger: false })
   t.teardown(() => app.close())
-  return { app, deps, ownerId: owner.id }
+  const keys = await createKeys(app, owner.id, [
+    { method: 'GET', path: '/*' },
+    { method: 'POST', path: '/*' },
+    { method: 'PUT', path: '/*' },
+    { method: 'DELETE', path: '/*' },
+  ])
+  signingKeys.set(app, keys)
+  return { app, deps, ownerId: owner.id, clock, keys }
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789'
+
+export type Keys = { applicationKey: string; applicationSecret: string; consumerKey: string }
+
+const signingKeys = new WeakMap<FastifyInstance, Keys>()
+
+/** An application and a validated consumer key with these rules, made through the admin API. */
+export async function createKeys(
+  app: FastifyInstance,
+  ownerId: number,
+  accessRules: { method: string; path: string }[],
+): Promise<Keys> {
+  const application = await admin(app, 'POST', '/admin/v1/applications', { owner: ownerId, name: 'tests' })
+  const credential = await admin(app, 'POST', '/admin/v1/credentials', {
+    applicationKey: application.body.applicationKey,
+    accessRules,
+  })
+  return { ...application.body, consumerKey: credential.body.consumerKey }
+}
+
+/** Calls the admin API with the test ADMIN_TOKEN. */
+export async function admin(app: FastifyInstance, method: Method, url: string, payload?: unknown) {
+  const response = await app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    ...(payload === undefined ? {} : { payload: payload as object }),
+  })
+  return { status: response.statusCode, body: response.body === '' ? undefined : JSON.parse(response.body) }
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
-/** Calls the API like a client: JSON in, `{status, body}` out. */
-export async function call(app: FastifyInstance, method: Method, url: string, payload?: unknown) {
-  const response = await app.inject({
-    method,
-    url,
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  })
+/** OVH signature headers for a request, computed like the official Node client does. */
+export function signedHeaders(
+  keys: Keys,
+  method: string,
+  url: string,
+  body: string,
+  timestamp: number,
+  host = 'localhost:80',
+): Record<string, string> {
+  const fullUrl = `https://${host.replace(/:\d+$/, '')}${url}`
+  return {
+    host,
+    'x-ovh-application': keys.applicationKey,
+    'x-ovh-consumer': keys.consumerKey,
+    'x-ovh-timestamp': String(timestamp),
+    'x-ovh-signature': ovhSignature(
+      keys.applicationSecret,
+      keys.consumerKey,
+      method,
+      fullUrl,
+      body,
+      String(timestamp),
+    ),
+  }
+}
+
+/**
+ * Calls the API like a signed OVH client: JSON in, `{status, body}` out. `keys` defaults to the
+ * full-access keys buildTestApp made; pass `null` for an unauthenticated call.
+ */
+export async function call(
+  app: FastifyInstance,
+  method: Method,
+  url: string,
+  payload?: unknown,
+  keys: Keys | null | undefined = signingKeys.get(app),
+) {
+  const body = payload === undefined ? '' : typeof payload === 'string' ? payload : JSON.stringify(payload)
+  const timestamp = Math.floor(Date.parse('2026-11-26T12:00:00Z') / 1000)
+  const headers: Record<string, string> = keys ? signedHeaders(keys, method, url, body, timestamp) : {}
+  if (body !== '') headers['content-type'] = 'application/json'
+  const response = await app.inject({ method, url, headers, ...(body === '' ? {} : { payload: body }) })
   const text = response.body
   return {
     status: response.statusCode,

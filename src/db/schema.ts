@@ -8,6 +8,35 @@ export interface Database {
   owners: OwnersTable
   accounts: AccountsTable
   sms_users: SmsUsersTable
+  applications: ApplicationsTable
+  credentials: CredentialsTable
+}
+
+export interface ApplicationsTable {
+  id: Generated<number>
+  owner_id: number
+  application_key: string
+  /** Sealed with the SecretBox: the signature check needs the secret back. */
+  application_secret_enc: string
+  name: string
+  description: Generated<string>
+  created_at: CreatedAt
+}
+
+export type AccessRule = { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string }
+
+export interface CredentialsTable {
+  id: Generated<number>
+  application_id: number
+  /** sha256 hex of the consumer key; the key itself is never stored. */
+  consumer_key_hash: string
+  state: 'pendingValidation' | 'validated' | 'refused' | 'expired'
+  rules: ColumnType<AccessRule[], string, string>
+  allowed_ips: string[] | null
+  redirection: string | null
+  expires_at: Date | null
+  last_use: Date | null
+  created_at: CreatedAt
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>
@@ -56,6 +85,8 @@ export interface SmsUsersTable {
   created_at: CreatedAt
 }
 
+export type ApplicationRow = Selectable<ApplicationsTable>
+export type CredentialRow = Selectable<CredentialsTable>
 export type AccountRow = Selectable<AccountsTable>
 export type NewAccount = Insertable<AccountsTable>
 export type AccountUpdate = Updateable<AccountsTable>

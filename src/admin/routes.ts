@@ -1,0 +1,214 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { addAccountCredits } from '../accounts/repository.js'
+import { AccountWithIAM } from '../accounts/schema.js'
+import { createAccount, getAccount, requireAccount } from '../accounts/service.js'
+import type { CredentialStore } from '../auth/credentials.js'
+import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
+import { ALL_OWNERS, type AppDeps } from '../deps.js'
+import { ApiError, conflict, notFound } from '../errors.js'
+import { ref } from '../schema-helpers.js'
+import { invalid } from '../validation.js'
+
+const AccessRules = Type.Array(
+  Type.Unsafe<{ method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string }>({ $ref: 'auth.AccessRule#' }),
+  {
+    minItems: 1,
+    maxItems: 100,
+    description: 'a non-empty list of access rules',
+  },
+)
+const OwnerId = Type.Integer({ minimum: 1, description: 'id of the owner (tenant)' })
+
+function sameToken(expected: string, received: string): boolean {
+  const a = Buffer.from(expected)
+  const b = Buffer.from(received)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** /admin/v1: operator-only, `Authorization: Bearer $ADMIN_TOKEN`. */
+export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: CredentialStore }> = async (
+  app,
+  { deps, store },
+) => {
+  const adminToken = deps.config.adminToken
+  const { db } = deps.database
+  const tags = ['admin']
+  const security = [{ adminToken: [] }]
+
+  app.addHook('onRequest', async (request) => {
+    const authorization = request.headers.authorization ?? ''
+    const token = authorization.startsWith('Bearer ') ? authorization.slice(7) : ''
+    if (!adminToken || !token || !sameToken(adminToken, token)) {
+      throw new ApiError(401, 'You must login first: send Authorization: Bearer <ADMIN_TOKEN>')
+    }
+  })
+
+  async function requireOwner(ownerId: number) {
+    const owner = await db.selectFrom('owners').select('id').where('id', '=', ownerId).executeTakeFirst()
+    if (!owner) throw notFound(`The owner ${ownerId} does not exist`)
+  }
+
+  app.post(
+    '/owners',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create an owner (tenant)',
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 100, description: '1 to 100 characters' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ id: Type.Integer(), name: Type.String() }) },
+      },
+    },
+    async (request) => {
+      const inserted = await db
+        .insertInto('owners')
+        .values({ name: request.body.name })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .returning(['id', 'name'])
+        .executeTakeFirst()
+      if (!inserted) throw conflict(`The owner ${request.body.name} already exists`)
+      return inserted
+    },
+  )
+
+  app.post(
+    '/accounts',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create an SMS account for an owner',
+        body: Type.Object(
+          {
+            serviceName: Type.String({
+              maxLength: 64,
+              description: 'sms- or smpp- then lowercase letters, digits or dashes',
+            }),
+            owner: OwnerId,
+            credits: Type.Optional(Type.Number({ minimum: 0, description: 'initial credits, ≥ 0' })),
+            description: Type.Optional(
+              Type.String({ maxLength: 255, description: 'at most 255 characters' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: ref(AccountWithIAM) },
+      },
+    },
+    async (request) => {
+      const { serviceName, owner, credits, description } = request.body
+      await requireOwner(owner)
+      await createAccount(db, {
+        ownerId: owner,
+        serviceName,
+        ...(credits === undefined ? {} : { credits }),
+        ...(description === undefined ? {} : { description }),
+      })
+      return getAccount(db, ALL_OWNERS, serviceName)
+    },
+  )
+
+  app.post(
+    '/accounts/:serviceName/credits',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Add purchased credits to an account',
+        params: Type.Object({ serviceName: Type.String({ maxLength: 100 }) }),
+        body: Type.Object(
+          { credits: Type.Number({ exclusiveMinimum: 0, description: 'credits to add, > 0' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: ref(AccountWithIAM) },
+      },
+    },
+    async (request) => {
+      const { credits } = request.body
+      if (!hasAtMostTwoDecimals(credits)) throw invalid('credits', 'a number > 0 with at most 2 decimals')
+      const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
+      await addAccountCredits(db, account.id, toHundredths(credits))
+      return getAccount(db, ALL_OWNERS, account.service_name)
+    },
+  )
+
+  app.post(
+    '/applications',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create an API application (application key and secret) for an owner',
+        body: Type.Object(
+          {
+            owner: OwnerId,
+            name: Type.String({ minLength: 1, maxLength: 100, description: '1 to 100 characters' }),
+            description: Type.Optional(Type.String({ maxLength: 255 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ applicationKey: Type.String(), applicationSecret: Type.String() }) },
+      },
+    },
+    async (request) => {
+      await requireOwner(request.body.owner)
+      return store.createApplication(request.body.owner, request.body.name, request.body.description)
+    },
+  )
+
+  app.post(
+    '/credentials',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create a validated consumer key for an application',
+        body: Type.Object(
+          {
+            applicationKey: Type.String({ maxLength: 64 }),
+            accessRules: AccessRules,
+            expiration: Type.Optional(
+              Type.String({ format: 'date-time', description: 'ISO-8601 date-time' }),
+            ),
+            allowedIPs: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ consumerKey: Type.String(), state: Type.String() }) },
+      },
+    },
+    async (request) => {
+      const { applicationKey, accessRules, expiration, allowedIPs } = request.body
+      const { consumerKey } = await store.createCredential({
+        applicationKey,
+        accessRules,
+        state: 'validated',
+        expiration: expiration ? new Date(expiration) : null,
+        allowedIPs: allowedIPs ?? null,
+      })
+      return { consumerKey, state: 'validated' }
+    },
+  )
+
+  app.post(
+    '/credentials/:consumerKey/validate',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Validate a consumer key requested through POST /auth/credential',
+        params: Type.Object({ consumerKey: Type.String({ maxLength: 64 }) }),
+        response: { 200: Type.Object({ state: Type.String() }) },
+      },
+    },
+    async (request) => {
+      await store.validate(request.params.consumerKey)
+      return { state: 'validated' }
+    },
+  )
+}

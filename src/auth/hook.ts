@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import ipaddr from 'ipaddr.js'
+import type { AppDeps } from '../deps.js'
+import { authError, type CredentialStore, type ResolvedCredential } from './credentials.js'
+import { isGranted } from './rules.js'
+import { candidateUrls, ovhSignature, sameSignature } from './signature.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The raw JSON body exactly as received (the OVH signature covers it). */
+    rawBody?: string
+    /** The consumer key's credential, on signed requests. */
+    credential?: ResolvedCredential
+  }
+  interface FastifyContextConfig {
+    /** false: the route answers without authentication (GET /auth/time, POST /auth/credential). */
+    auth?: boolean
+  }
+}
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/** Keeps the JSON body as text beside the parsed value: signatures are computed over the raw bytes. */
+export function installRawJsonParser(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string
+    request.rawBody = text
+    if (text === '') return done(null, undefined)
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      const error = new Error('Invalid body: not valid JSON') as Error & { statusCode: number }
+      error.statusCode = 400
+      done(error, undefined)
+    }
+  })
+}
+
+export function ipAllowed(ip: string, blocks: readonly string[]): boolean {
+  let address: ipaddr.IPv4 | ipaddr.IPv6
+  try {
+    address = ipaddr.process(ip)
+  } catch {
+    return false
+  }
+  return blocks.some((block) => {
+    try {
+      const [range, bits] = block.includes('/') ? ipaddr.parseCIDR(block) : [ipaddr.process(block), -1]
+      const candidate = range.kind() === address.kind() ? address : null
+      if (!candidate) return false
+      return bits === -1 ? candidate.toString() === range.toString() : candidate.match(range, bits)
+    } catch {
+      return false
+    }
+  })
+}
+
+/**
+ * OVH signature authentication for every /1.0 and /v1 route not marked `auth: false`. Sets
+ * `request.scope` to the credential's owner, so every query that follows sees only that owner's
+ * accounts.
+ */
+export function installSignatureAuth(
+  api: FastifyInstance,
+  deps: AppDeps,
+  store: CredentialStore,
+  prefix: string,
+) {
+  api.addHook('preValidation', async (request) => {
+    if (request.routeOptions.config.auth === false) return
+    const applicationKey = header(request, 'x-ovh-application')
+    const consumerKey = header(request, 'x-ovh-consumer')
+    const timestamp = header(request, 'x-ovh-timestamp')
+    const signature = header(request, 'x-ovh-signature')
+    if (!applicationKey || !consumerKey || !timestamp || !signature) throw authError.loginFirst()
+
+    const application = await store.application(applicationKey)
+    if (!application) throw authError.invalidKey()
+    const credential = await store.credential(consumerKey)
+    const now = deps.clock.now()
+    if (
+      !credential ||
+      credential.applicationId !== application.id ||
+      credential.state !== 'validated' ||
+      (credential.expiresAt && credential.expiresAt.getTime() <= now.getTime())
+    ) {
+      throw authError.invalidCredential()
+    }
+    if (credential.allowedIps && !ipAllowed(request.ip, credential.allowedIps))
+      throw authError.invalidCredential()
+
+    const seconds = Number(timestamp)
+    const drift = Math.abs(Math.floor(now.getTime() / 1000) - seconds)
+    if (!/^\d{1,12}$/.test(timestamp) || drift > deps.config.authTimeWindowSeconds) {
+      throw authError.invalidSignature(
+        `X-Ovh-Timestamp is outside the allowed ±${deps.config.authTimeWindowSeconds} s; read the server time from GET /auth/time`,
+      )
+    }
+    const body = request.rawBody ?? ''
+    const signed = candidateUrls(header(request, 'host'), request.url, deps.config.publicUrl).some((url) =>
+      sameSignature(
+        ovhSignature(application.secret, consumerKey, request.method, url, body, timestamp),
+        signature,
+      ),
+    )
+    if (!signed) throw authError.invalidSignature()
+
+    const path = request.url.slice(prefix.length).split('?')[0] ?? ''
+    // A credential may always read and revoke itself (/auth/currentCredential, /auth/logout).
+    if (!path.startsWith('/auth/') && !isGranted(credential.rules, request.method, path)) {
+      throw authError.notGranted()
+    }
+    request.credential = credential
+    request.scope = { ownerId: credential.ownerId }
+  })
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import t from 'tap'
+import { renderOpenApi } from '../src/cli/main.js'
+import { buildTestApp } from './helpers.js'
+
+const committedPath = new URL('../openapi/openapi.json', import.meta.url)
+const rendered = await renderOpenApi()
+const doc = JSON.parse(rendered) as {
+  paths: Record<string, Record<string, unknown>>
+  components: { schemas: Record<string, { properties?: Record<string, unknown> }> }
+}
+
+t.test('the committed openapi/openapi.json is up to date', async (t) => {
+  const committed = readFileSync(committedPath, 'utf8')
+  t.ok(committed === rendered, 'openapi/openapi.json is stale: run `npm run openapi`')
+})
+
+t.test('the document is valid OpenAPI', async (t) => {
+  await t.resolves(SwaggerParser.validate(structuredClone(doc) as never))
+})
+
+t.test('every route and model is documented', async (t) => {
+  const expected: Record<string, string[]> = {
+    '/1.0/sms': ['get'],
+    '/1.0/sms/{serviceName}': ['get', 'put'],
+    '/1.0/sms/{serviceName}/users': ['get', 'post'],
+    '/1.0/sms/{serviceName}/users/{login}': ['delete', 'get', 'put'],
+    '/1.0/sms/ptts': ['get'],
+    '/1.0/auth/time': ['get'],
+    '/health': ['get'],
+  }
+  for (const [path, methods] of Object.entries(expected)) {
+    const item = doc.paths[path]
+    t.ok(item, `${path} documented`)
+    t.same(Object.keys(item ?? {}).sort(), methods, `${path} methods`)
+  }
+  t.notOk(
+    Object.keys(doc.paths).some((path) => path.startsWith('/v1')),
+    'the /v1 copies are not repeated',
+  )
+  const schemas = doc.components.schemas
+  for (const name of [
+    'sms.User',
+    'sms.Quota',
+    'sms.AlertThreshold',
+    'sms.Account',
+    'sms.AccountWithIAM',
+    'sms.PttDetails',
+  ]) {
+    t.ok(schemas[name], `component ${name}`)
+  }
+  t.same(Object.keys(schemas['sms.User']?.properties ?? {}).sort(), [
+    'alertThresholdInformations',
+    'callBack',
+    'ipRestrictions',
+    'login',
+    'password',
+    'quotaInformations',
+    'stopCallBack',
+  ])
+})
+
+t.test('the app serves the document and the docs UI', async (t) => {
+  const { app } = await buildTestApp(t)
+  const served = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(served.statusCode, 200)
+  t.match(served.headers['content-type'], /application\/json/)
+  t.same(JSON.parse(served.body), doc)
+
+  const docs = await app.inject({ method: 'GET', url: '/docs' })
+  t.equal(docs.statusCode, 200)
+  t.match(docs.headers['content-type'], /text\/html/)
+  t.match(docs.body, /swagger-ui/)
+
+  const assets = [...docs.body.matchAll(/(?:href|src)="([^"]+\.(?:css|js))"/g)].map((m) => m[1] as string)
+  t.ok(assets.length > 0, 'the HTML references assets')
+  for (const asset of assets) {
+    const url = asset.startsWith('/') ? asset : `/docs/${asset.replace(/^\.\//, '')}`
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, 200, `${url} served`)
+  }
+  const css = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' })
+  t.equal(css.statusCode, 200, '/docs/static/swagger-ui.css served')
+})

@@ -1,3 +1,4 @@
+import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -6,8 +7,10 @@ import { accountRoutes } from './accounts/routes.js'
 import { accountModels } from './accounts/schema.js'
 import { adminRoutes } from './admin/routes.js'
 import { CredentialStore } from './auth/credentials.js'
-import { installRawJsonParser, installSignatureAuth } from './auth/hook.js'
+import { installApiAuth, installRawJsonParser } from './auth/hook.js'
+import { TokenStore } from './auth/oauth.js'
 import { authModels, authRoutes } from './auth/routes.js'
+import { tokenRoute } from './auth/token-route.js'
 import { validationPage } from './auth/validation-page.js'
 import type { AppDeps, Scope } from './deps.js'
 import { PttDetails, PttDurationTypeEnum } from './dlr/ptt.js'
@@ -52,7 +55,9 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   for (const model of [...userModels, ...accountModels, ...authModels, PttDurationTypeEnum, PttDetails]) {
     app.addSchema(model)
   }
+  await app.register(formbody, { bodyLimit: 64 * 1024 })
   const store = new CredentialStore(deps.database.db, deps.secretBox, deps.clock)
+  const tokens = new TokenStore(deps.database.db, deps.clock, deps.config.oauthTokenTtlSeconds)
 
   await app.register(swagger, openApiOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -91,7 +96,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
             route.schema = { ...route.schema, hide: true }
           })
         }
-        installSignatureAuth(api, deps, store, prefix)
+        installApiAuth(api, deps, store, tokens, prefix)
         await api.register(authRoutes, { deps, store })
         await api.register(pttRoutes)
         await api.register(accountRoutes, { deps })
@@ -100,7 +105,8 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       { prefix },
     )
   }
-  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store })
+  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store, tokens })
+  await app.register(tokenRoute, { tokens })
   await app.register(validationPage, { db: deps.database.db })
   return app
 }

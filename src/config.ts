@@ -31,6 +31,12 @@ const EnvSchema = Type.Object({
     default: 300,
     description: 'allowed distance in seconds between X-Ovh-Timestamp and the server clock',
   }),
+  OAUTH_TOKEN_TTL_S: Type.Integer({
+    minimum: 60,
+    maximum: 86400,
+    default: 3600,
+    description: 'lifetime of OAuth2 access tokens in seconds (60 to 86400)',
+  }),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
   ),
@@ -57,6 +63,7 @@ export type Config = {
   dataDir: string
   publicUrl: string | null
   authTimeWindowSeconds: number
+  oauthTokenTtlSeconds: number
   /** null: start generates one and logs it once. */
   adminToken: string | null
   tls: { certFile: string; keyFile: string } | null
@@ -117,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     dataDir: parsed.DATA_DIR,
     publicUrl: parsed.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     authTimeWindowSeconds: parsed.AUTH_TIME_WINDOW_S,
+    oauthTokenTtlSeconds: parsed.OAUTH_TOKEN_TTL_S,
     adminToken: parsed.ADMIN_TOKEN ?? null,
     tls: parsed.TLS_CERT && parsed.TLS_KEY ? { certFile: parsed.TLS_CERT, keyFile: parsed.TLS_KEY } : null,
   }

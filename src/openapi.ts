@@ -34,10 +34,23 @@ export function openApiOptions(config: Config): SwaggerOptions {
             name: 'X-Ovh-Signature',
             description: '"$1$" + sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY+"+"+TIMESTAMP)',
           },
+          oauth2: {
+            type: 'oauth2',
+            description: 'Service account (client credentials); the token goes in Authorization: Bearer',
+            flows: {
+              clientCredentials: {
+                tokenUrl: '/auth/oauth2/token',
+                scopes: { all: 'every call the account is granted' },
+              },
+            },
+          },
           adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, for /admin/v1 only' },
         },
       },
-      security: [{ ovhApplication: [], ovhConsumer: [], ovhTimestamp: [], ovhSignature: [] }],
+      security: [
+        { ovhApplication: [], ovhConsumer: [], ovhTimestamp: [], ovhSignature: [] },
+        { oauth2: ['all'] },
+      ],
       tags: [
         { name: 'sms', description: 'SMS accounts' },
         { name: 'sms users', description: 'API users of an SMS account' },

@@ -21,13 +21,25 @@ export async function openDatabase(config: Config): Promise<DbHandle> {
 
 export async function startApp(config: Config) {
   const database = await openDatabase(config)
+  const adminToken = config.adminToken ?? randomKey(40)
   const deps: AppDeps = {
-    config,
+    config: { ...config, adminToken },
     database,
     secretBox: createSecretBox(resolveSecret(config)),
     clock: systemClock,
   }
-  const app = await buildApp(deps)
+  const https = config.tls
+    ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+    : undefined
+  const app = await buildApp(deps, https ? { https } : {})
+  if (!config.adminToken) {
+    // Printed once, on purpose: the operator needs it to create owners, accounts and keys.
+    app.log.warn(
+      { generatedAdminToken: adminToken },
+      'ADMIN_TOKEN was not set: the token above was generated for this run only. Set ADMIN_TOKEN to keep one, ' +
+        'then create an owner with POST /admin/v1/owners (Authorization: Bearer <token>)',
+    )
+  }
   app.addHook('onClose', async () => {
     await database.close()
   })

@@ -5,6 +5,7 @@ import { addAccountCredits } from '../accounts/repository.js'
 import { AccountWithIAM } from '../accounts/schema.js'
 import { createAccount, getAccount, requireAccount } from '../accounts/service.js'
 import type { CredentialStore } from '../auth/credentials.js'
+import type { TokenStore } from '../auth/oauth.js'
 import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
 import { ALL_OWNERS, type AppDeps } from '../deps.js'
 import { ApiError, conflict, notFound } from '../errors.js'
@@ -28,10 +29,11 @@ function sameToken(expected: string, received: string): boolean {
 }
 
 /** /admin/v1: operator-only, `Authorization: Bearer $ADMIN_TOKEN`. */
-export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: CredentialStore }> = async (
-  app,
-  { deps, store },
-) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<{
+  deps: AppDeps
+  store: CredentialStore
+  tokens: TokenStore
+}> = async (app, { deps, store, tokens }) => {
   const adminToken = deps.config.adminToken
   const { db } = deps.database
   const tags = ['admin']
@@ -209,6 +211,47 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Cred
     async (request) => {
       await store.validate(request.params.consumerKey)
       return { state: 'validated' }
+    },
+  )
+
+  app.post(
+    '/service-accounts',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create an OAuth2 service account (client credentials) for an owner',
+        body: Type.Object(
+          {
+            owner: OwnerId,
+            accessRules: AccessRules,
+            name: Type.Optional(Type.String({ maxLength: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ clientId: Type.String(), clientSecret: Type.String() }) },
+      },
+    },
+    async (request) => {
+      await requireOwner(request.body.owner)
+      return tokens.createServiceAccount(request.body.owner, request.body.accessRules, request.body.name)
+    },
+  )
+
+  app.delete(
+    '/service-accounts/:clientId',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Revoke a service account and all its tokens',
+        params: Type.Object({ clientId: Type.String({ maxLength: 100 }) }),
+        response: { 200: Type.Null() },
+      },
+    },
+    async (request) => {
+      await tokens.revokeServiceAccount(request.params.clientId)
+      return null
     },
   )
 }

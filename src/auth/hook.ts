@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import ipaddr from 'ipaddr.js'
 import type { AppDeps } from '../deps.js'
 import { authError, type CredentialStore, type ResolvedCredential } from './credentials.js'
+import { invalidToken, type TokenStore } from './oauth.js'
 import { isGranted } from './rules.js'
 import { candidateUrls, ovhSignature, sameSignature } from './signature.js'
 
@@ -60,18 +61,34 @@ export function ipAllowed(ip: string, blocks: readonly string[]): boolean {
 }
 
 /**
- * OVH signature authentication for every /1.0 and /v1 route not marked `auth: false`. Sets
+ * Authentication for every /1.0 and /v1 route not marked `auth: false`: an OAuth2 bearer token of a
+ * service account, or OVH's signed headers (application key, consumer key, timestamp, signature). Sets
  * `request.scope` to the credential's owner, so every query that follows sees only that owner's
  * accounts.
  */
-export function installSignatureAuth(
+export function installApiAuth(
   api: FastifyInstance,
   deps: AppDeps,
   store: CredentialStore,
+  tokens: TokenStore,
   prefix: string,
 ) {
+  const grant = (request: FastifyRequest, rules: ResolvedCredential['rules'], ownerId: number) => {
+    const path = request.url.slice(prefix.length).split('?')[0] ?? ''
+    // A credential may always read and revoke itself (/auth/currentCredential, /auth/logout).
+    if (!path.startsWith('/auth/') && !isGranted(rules, request.method, path)) throw authError.notGranted()
+    request.scope = { ownerId }
+  }
+
   api.addHook('preValidation', async (request) => {
     if (request.routeOptions.config.auth === false) return
+    const authorization = header(request, 'authorization')
+    if (authorization?.startsWith('Bearer ')) {
+      const token = await tokens.resolve(authorization.slice(7).trim())
+      if (!token) throw invalidToken()
+      grant(request, token.rules, token.ownerId)
+      return
+    }
     const applicationKey = header(request, 'x-ovh-application')
     const consumerKey = header(request, 'x-ovh-consumer')
     const timestamp = header(request, 'x-ovh-timestamp')
@@ -109,12 +126,7 @@ export function installSignatureAuth(
     )
     if (!signed) throw authError.invalidSignature()
 
-    const path = request.url.slice(prefix.length).split('?')[0] ?? ''
-    // A credential may always read and revoke itself (/auth/currentCredential, /auth/logout).
-    if (!path.startsWith('/auth/') && !isGranted(credential.rules, request.method, path)) {
-      throw authError.notGranted()
-    }
+    grant(request, credential.rules, credential.ownerId)
     request.credential = credential
-    request.scope = { ownerId: credential.ownerId }
   })
 }

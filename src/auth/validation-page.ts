@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { Db } from '../db/index.js'
 import { notFound } from '../errors.js'
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 /**
  * The page a `validationUrl` points at: it shows what the key asks for and how the owner's
@@ -29,12 +29,12 @@ export const validationPage: FastifyPluginAsyncTypebox<{ db: Db }> = async (app,
         .executeTakeFirst()
       if (!row) throw notFound('This credential does not exist')
       const rules = row.rules
-        .map((r) => `<li><code>${escape(r.method)} ${escape(r.path)}</code></li>`)
+        .map((r) => `<li><code>${escapeHtml(r.method)} ${escapeHtml(r.path)}</code></li>`)
         .join('')
       reply.type('text/html; charset=utf-8')
       return `<!doctype html><html><head><meta charset="utf-8"><title>sms-mirror: approve a consumer key</title></head>
 <body><h1>Consumer key request #${row.id}</h1>
-<p>Application <b>${escape(row.name)}</b> asks for these rights (state: <b>${escape(row.state)}</b>):</p><ul>${rules}</ul>
+<p>Application <b>${escapeHtml(row.name)}</b> asks for these rights (state: <b>${escapeHtml(row.state)}</b>):</p><ul>${rules}</ul>
 <p>To approve it, the operator of this sms-mirror runs, with the consumer key the application received:</p>
 <pre>curl -X POST -H "Authorization: Bearer $ADMIN_TOKEN" $SMS_MIRROR_URL/admin/v1/credentials/&lt;consumerKey&gt;/validate</pre>
 </body></html>`

@@ -10,6 +10,31 @@ export interface Database {
   sms_users: SmsUsersTable
   applications: ApplicationsTable
   credentials: CredentialsTable
+  service_accounts: ServiceAccountsTable
+  oauth_tokens: OauthTokensTable
+}
+
+export interface ServiceAccountsTable {
+  id: Generated<number>
+  owner_id: number
+  client_id: string
+  /** sha256 hex of the client secret (a random 40-character key, so a fast hash is enough). */
+  client_secret_hash: string
+  name: Generated<string>
+  rules: ColumnType<AccessRule[], string, string>
+  revoked_at: Date | null
+  created_at: CreatedAt
+}
+
+export interface OauthTokensTable {
+  id: Generated<number>
+  service_account_id: number
+  /** sha256 hex of the access token. */
+  token_hash: string
+  scope: string
+  expires_at: Date
+  revoked: Generated<boolean>
+  created_at: CreatedAt
 }
 
 export interface ApplicationsTable {

@@ -8,6 +8,7 @@ import { accountModels } from './accounts/schema.js'
 import { adminRoutes } from './admin/routes.js'
 import { CredentialStore } from './auth/credentials.js'
 import { installApiAuth, installRawJsonParser } from './auth/hook.js'
+import { announcer, followRevocations } from './auth/invalidation.js'
 import { TokenStore } from './auth/oauth.js'
 import { authModels, authRoutes } from './auth/routes.js'
 import { tokenRoute } from './auth/token-route.js'
@@ -56,8 +57,11 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     app.addSchema(model)
   }
   await app.register(formbody, { bodyLimit: 64 * 1024 })
-  const store = new CredentialStore(deps.database.db, deps.secretBox, deps.clock)
-  const tokens = new TokenStore(deps.database.db, deps.clock, deps.config.oauthTokenTtlSeconds)
+  const announce = announcer(deps.database, app.log)
+  const store = new CredentialStore(deps.database.db, deps.secretBox, deps.clock, announce)
+  const tokens = new TokenStore(deps.database.db, deps.clock, deps.config.oauthTokenTtlSeconds, announce)
+  const stopFollowing = await followRevocations(deps.database, store, tokens, app.log)
+  app.addHook('onClose', stopFollowing)
 
   await app.register(swagger, openApiOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })

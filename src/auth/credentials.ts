@@ -74,6 +74,8 @@ export class CredentialStore {
     private readonly db: Db,
     private readonly box: SecretBox,
     private readonly clock: Clock,
+    /** Tells the other replicas that a credential changed (see src/auth/invalidation.ts). */
+    private readonly announce: (message: string) => void = () => {},
     private readonly ttlMs = 10_000,
     private readonly maxEntries = 10_000,
   ) {}
@@ -137,7 +139,18 @@ export class CredentialStore {
   }
 
   forget(consumerKey: string): void {
-    this.credentials.delete(hashKey(consumerKey))
+    const hash = hashKey(consumerKey)
+    this.forgetHash(hash)
+    this.announce(`credential:${hash}`)
+  }
+
+  forgetHash(hash: string): void {
+    this.credentials.delete(hash)
+  }
+
+  forgetAll(): void {
+    this.credentials.clear()
+    this.applications.clear()
   }
 
   async createApplication(ownerId: number, name: string, description = '') {

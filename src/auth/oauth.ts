@@ -38,6 +38,8 @@ export class TokenStore {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly tokenTtlSeconds: number,
+    /** Tells the other replicas that tokens were revoked (see src/auth/invalidation.ts). */
+    private readonly announce: (message: string) => void = () => {},
     private readonly cacheTtlMs = 10_000,
   ) {}
 

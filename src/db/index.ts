@@ -17,6 +17,17 @@ export type DbHandle = {
   schema?: string
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
+  /**
+   * PostgreSQL only (PGlite serves one process, which needs no messages): calls `onMessage` for each
+   * NOTIFY on `channel`, and `onReconnect` after the listening connection was lost and restored
+   * (messages may have been missed meanwhile). Resolves to a function that stops listening.
+   */
+  listen?(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect: () => void,
+  ): Promise<() => Promise<void>>
+  notify(channel: string, payload: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -54,6 +65,11 @@ export async function createDb(
     return {
       db,
       kind: 'postgres',
+      listen: (channel, onMessage, onReconnect) =>
+        listen(database.url, options.searchPath, channel, onMessage, onReconnect),
+      notify: async (channel, payload) => {
+        await sql`select pg_notify(${channel}, ${payload})`.execute(db)
+      },
       ...(options.searchPath ? { schema: options.searchPath } : {}),
       ping: async () => {
         await sql`select 1`.execute(db)
@@ -72,9 +88,57 @@ export async function createDb(
   return {
     db,
     kind: 'pglite',
+    notify: async () => {},
     ping: async () => {
       await sql`select 1`.execute(db)
     },
     close: () => db.destroy(),
+  }
+}
+
+/** A dedicated connection that LISTENs on one channel and comes back by itself when it is lost. */
+async function listen(
+  url: string,
+  searchPath: string | undefined,
+  channel: string,
+  onMessage: (payload: string) => void,
+  onReconnect: () => void,
+): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`)
+  let stopped = false
+  let client: pg.Client | null = null
+  let retry: NodeJS.Timeout | null = null
+
+  const connect = async (isReconnect: boolean): Promise<void> => {
+    const next = new pg.Client({
+      connectionString: url,
+      options: searchPath ? `-c search_path=${searchPath}` : undefined,
+    })
+    next.on('notification', (message) => {
+      if (message.channel === channel) onMessage(message.payload ?? '')
+    })
+    const lost = () => {
+      if (stopped || client !== next) return
+      client = null
+      retry = setTimeout(() => void connect(true).catch(() => {}), 1000)
+    }
+    next.on('error', lost)
+    next.on('end', lost)
+    client = next
+    try {
+      await next.connect()
+      await next.query(`listen ${channel}`)
+      if (isReconnect) onReconnect()
+    } catch (error) {
+      if (isReconnect) lost()
+      else throw error
+    }
+  }
+
+  await connect(false)
+  return async () => {
+    stopped = true
+    if (retry) clearTimeout(retry)
+    await client?.end().catch(() => {})
   }
 }

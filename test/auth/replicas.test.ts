@@ -1,0 +1,27 @@
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { buildTestApp, call, usingPostgres } from '../helpers.js'
+
+t.test(
+  'a key revoked on one replica is refused by the other at once',
+  { skip: usingPostgres ? false : 'needs PostgreSQL: replicas hear revocations through LISTEN/NOTIFY' },
+  async (t) => {
+    const { app: first, deps, keys } = await buildTestApp(t)
+    const second = await buildApp(deps, { logger: false })
+    t.teardown(() => second.close())
+
+    t.equal(
+      (await call(second, 'GET', '/1.0/sms', undefined, keys)).status,
+      200,
+      'cached as valid on the second',
+    )
+    t.equal((await call(first, 'POST', '/1.0/auth/logout', undefined, keys)).status, 200)
+
+    let status = 200
+    for (let i = 0; i < 40 && status === 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      status = (await call(second, 'GET', '/1.0/sms', undefined, keys)).status
+    }
+    t.equal(status, 403, 'refused well before the 10 s cache TTL')
+  },
+)

@@ -76,6 +76,7 @@ export class TokenStore {
       .where('service_account_id', '=', revoked.id)
       .execute()
     this.cache.clear()
+    this.announce('tokens')
   }
 
   async issueToken(clientId: string, clientSecret: string, scope: string) {

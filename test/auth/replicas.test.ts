@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { buildTestApp, call, usingPostgres } from '../helpers.js'
+import { admin, buildTestApp, call, usingPostgres } from '../helpers.js'
 
 t.test(
   'a key revoked on one replica is refused by the other at once',
@@ -23,5 +23,35 @@ t.test(
       status = (await call(second, 'GET', '/1.0/sms', undefined, keys)).status
     }
     t.equal(status, 403, 'refused well before the 10 s cache TTL')
+  },
+)
+
+t.test(
+  'a service account revoked on one replica loses its tokens on the other at once',
+  { skip: usingPostgres ? false : 'needs PostgreSQL: replicas hear revocations through LISTEN/NOTIFY' },
+  async (t) => {
+    const { app: first, deps, ownerId } = await buildTestApp(t)
+    const second = await buildApp(deps, { logger: false })
+    t.teardown(() => second.close())
+    const account = await admin(first, 'POST', '/admin/v1/service-accounts', {
+      owner: ownerId,
+      accessRules: [{ method: 'GET', path: '/*' }],
+    })
+    const issued = await second.inject({
+      method: 'POST',
+      url: '/auth/oauth2/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `grant_type=client_credentials&client_id=${account.body.clientId}&client_secret=${account.body.clientSecret}`,
+    })
+    const authorization = `Bearer ${JSON.parse(issued.body).access_token}`
+    const read = () => second.inject({ method: 'GET', url: '/1.0/sms', headers: { authorization } })
+    t.equal((await read()).statusCode, 200, 'cached as valid on the second')
+    await admin(first, 'DELETE', `/admin/v1/service-accounts/${account.body.clientId}`)
+    let status = 200
+    for (let i = 0; i < 40 && status === 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      status = (await read()).statusCode
+    }
+    t.equal(status, 401)
   },
 )

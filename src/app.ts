@@ -7,7 +7,7 @@ import { accountRoutes } from './accounts/routes.js'
 import { accountModels } from './accounts/schema.js'
 import { adminRoutes } from './admin/routes.js'
 import { CredentialStore } from './auth/credentials.js'
-import { installApiAuth, installRawJsonParser } from './auth/hook.js'
+import { defaultToJson, installApiAuth, installRawJsonParser } from './auth/hook.js'
 import { announcer, followRevocations } from './auth/invalidation.js'
 import { TokenStore } from './auth/oauth.js'
 import { authModels, authRoutes } from './auth/routes.js'
@@ -100,6 +100,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
             route.schema = { ...route.schema, hide: true }
           })
         }
+        defaultToJson(api)
         installApiAuth(api, deps, store, tokens, prefix)
         await api.register(authRoutes, { deps, store })
         await api.register(pttRoutes)

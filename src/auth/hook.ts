@@ -41,6 +41,22 @@ export function installRawJsonParser(app: FastifyInstance): void {
   })
 }
 
+/**
+ * OVH's Node client 3.x sends JSON bodies without a Content-Type in OAuth2 mode: on API routes a
+ * body that comes with no Content-Type at all is read as JSON.
+ */
+export function defaultToJson(api: FastifyInstance): void {
+  api.addHook('onRequest', async (request) => {
+    const headers = request.headers
+    if (
+      headers['content-type'] === undefined &&
+      (headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0')
+    ) {
+      headers['content-type'] = 'application/json'
+    }
+  })
+}
+
 export function ipAllowed(ip: string, blocks: readonly string[]): boolean {
   let address: ipaddr.IPv4 | ipaddr.IPv6
   try {

@@ -1,0 +1,389 @@
+/**
+ * The official OVH Node clients, unmodified, against the server over TLS: `ovh` 2.x and
+ * `@ovhcloud/node-ovh` 3.x signing with application and consumer keys, and node-ovh 3.x with OAuth2
+ * client credentials. Each client runs in a child process (test/fixtures/official-clients.mjs) that
+ * trusts the test's self-signed certificate through NODE_EXTRA_CA_CERTS.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { createOwner } from '../src/accounts/owners.js'
+import { createAccount } from '../src/accounts/service.js'
+import { buildApp } from '../src/app.js'
+import { createSecretBox } from '../src/crypto.js'
+import { type AppDeps, systemClock } from '../src/deps.js'
+import {
+  ADMIN_TOKEN,
+  admin,
+  createKeys,
+  createTestDatabase,
+  type Keys,
+  SERVICE,
+  TEST_SECRET,
+} from './helpers.js'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/official-clients.mjs', import.meta.url))
+const ALL_RULES = (['GET', 'POST', 'PUT', 'DELETE'] as const).map((method) => ({ method, path: '/*' }))
+const READ_ONLY = [{ method: 'GET' as const, path: '/sms/*' }]
+
+// A certificate for localhost and 127.0.0.1, trusted by the client processes only.
+const dir = await mkdtemp(join(tmpdir(), 'sms-mirror-clients-'))
+t.teardown(() => rm(dir, { recursive: true, force: true }))
+const certPath = join(dir, 'cert.pem')
+const keyPath = join(dir, 'key.pem')
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ],
+  { stdio: 'ignore' },
+)
+
+// Like buildTestApp, but over TLS, on a real port and with the real clock (the clients sign with it).
+const { database, config } = await createTestDatabase(t)
+const owner = await createOwner(database.db, 'acme')
+await createAccount(database.db, { ownerId: owner.id, serviceName: SERVICE, credits: 200 })
+const deps: AppDeps = {
+  config: { ...config, adminToken: ADMIN_TOKEN },
+  database,
+  secretBox: createSecretBox(TEST_SECRET),
+  clock: systemClock,
+}
+const app = await buildApp(deps, {
+  logger: false,
+  https: { key: await readFile(keyPath), cert: await readFile(certPath) },
+})
+t.teardown(() => app.close())
+await app.listen({ port: 0, host: '127.0.0.1' })
+const port = (app.server.address() as AddressInfo).port
+
+const keys = await createKeys(app, owner.id, ALL_RULES)
+const readOnlyKeys = await createKeys(app, owner.id, READ_ONLY)
+
+type Call = [method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PAUSE', path?: string, params?: unknown]
+type Result = { ok: true; value: unknown } | { ok: false; error: unknown; message: unknown }
+type ClientName = 'ovh' | '@ovhcloud/node-ovh'
+
+type Job = { client: ClientName; config: Record<string, unknown>; calls: Call[] }
+
+/**
+ * Runs each job (one client instance and its calls) in one child process, jobs concurrently; at a
+ * PAUSE step the child waits for `onPause` to finish.
+ */
+function runClients(jobs: Job[], onPause: () => Promise<unknown> = async () => {}): Promise<Result[][]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FIXTURE], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Plain Node: without tap's NODE_OPTIONS (its process tracking only slows the children down).
+      env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: certPath },
+      timeout: 20_000,
+    })
+    let output = ''
+    child.stdout?.on('data', (chunk) => {
+      output += chunk
+    })
+    child.stderr?.on('data', (chunk) => {
+      output += chunk
+    })
+    let results: Result[][] | undefined
+    child.on('message', (message: { pause?: [number, number]; results?: Result[][] }) => {
+      if (message.results) results = message.results
+      else if (message.pause) {
+        const step = message.pause
+        onPause().then(
+          () => child.send({ resume: step }),
+          (error) => {
+            child.kill()
+            reject(error)
+          },
+        )
+      }
+    })
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      if (results) resolve(results)
+      else reject(new Error(`client process exited (${code ?? signal}) without results:\n${output}`))
+    })
+    child.send({ jobs })
+  })
+}
+
+const runClient = async (
+  client: ClientName,
+  config: Record<string, unknown>,
+  calls: Call[],
+  onPause?: () => Promise<unknown>,
+): Promise<Result[]> => (await runClients([{ client, config, calls }], onPause))[0] ?? []
+
+/** How each signing client is configured: host, port, basePath and keys only. */
+const signedConfig = (client: ClientName, k: Partial<Keys>) => ({
+  ...(k.applicationKey === undefined ? {} : { appKey: k.applicationKey }),
+  ...(k.applicationSecret === undefined ? {} : { appSecret: k.applicationSecret }),
+  ...(k.consumerKey === undefined ? {} : { consumerKey: k.consumerKey }),
+  // Both clients take the port separately (host must not carry it) and sign https://host/path.
+  host: client === 'ovh' ? '127.0.0.1' : 'localhost',
+  port,
+  basePath: '/1.0',
+})
+
+const oauthConfig = (clientID: string, clientSecret: string) => ({
+  clientID,
+  clientSecret,
+  // node-ovh 3 asks simple-oauth2 for a token at tokenURL + 'oauth2/token', scope "all".
+  tokenURL: `https://localhost:${port}/auth/`,
+  host: 'localhost',
+  port,
+  basePath: '/1.0',
+})
+
+const ok = (value: unknown): Result => ({ ok: true, value })
+const failed = (error: number, message: string): Result => ({ ok: false, error, message })
+
+const callBack = 'https://example.com/dlr?é=1' // non-ASCII: the clients send it as \u00e9
+const userAfterCreate = (login: string) => ({
+  alertThresholdInformations: { alertEmail: null, alertNumber: null, alertThreshold: -1, support: 'mail' },
+  callBack: null,
+  ipRestrictions: [],
+  login,
+  password: 'abcd1234',
+  quotaInformations: { quotaLeft: 0, quotaStatus: 'inactive' },
+  stopCallBack: null,
+})
+
+/** Create, list, read, update, read, delete, read a user; then an unknown service. */
+function crudCalls(login: string): Call[] {
+  const users = `/sms/${SERVICE}/users`
+  return [
+    ['GET', '/sms'],
+    ['POST', users, { login, password: 'abcd1234' }],
+    ['GET', users],
+    ['GET', `${users}/${login}`],
+    ['PUT', `${users}/${login}`, { ipRestrictions: ['127.0.0.1'], callBack }],
+    // The clients fill {placeholders} from the params.
+    ['GET', '/sms/{serviceName}/users/{login}', { serviceName: SERVICE, login }],
+    ['DELETE', `${users}/${login}`],
+    ['GET', `${users}/${login}`],
+    ['GET', users],
+    ['GET', '/sms/sms-zz99999-1/users'],
+  ]
+}
+
+function checkCrud(t: Test, login: string, results: Result[]) {
+  const [list, created, listed, read, updated, reread, deleted, gone, after, unknown] = results
+  t.same(list, ok([SERVICE]), 'GET /sms')
+  t.same(created, ok(null), 'POST users')
+  t.ok(listed?.ok && (listed.value as string[]).includes(login), 'the list holds the new user')
+  t.same(read, ok(userAfterCreate(login)), 'GET user')
+  t.same(updated, ok(null), 'PUT user')
+  t.same(reread, ok({ ...userAfterCreate(login), ipRestrictions: ['127.0.0.1'], callBack }), 'PUT applied')
+  t.same(deleted, ok(null), 'DELETE user')
+  t.same(gone, failed(404, `The requested object (login = ${login}) does not exist`), 'deleted user')
+  t.ok(after?.ok && !(after.value as string[]).includes(login), 'the list no longer holds it')
+  t.same(unknown, failed(404, 'This service does not exist'), 'unknown service')
+}
+
+for (const client of ['ovh', '@ovhcloud/node-ovh'] as const) {
+  const login = client === 'ovh' ? 'ovhtwo01' : 'nodeovh3'
+
+  t.test(`${client}: create, list, read, update and delete users`, async (t) => {
+    checkCrud(t, login, await runClient(client, signedConfig(client, keys), crudCalls(login)))
+  })
+
+  t.test(`${client}: every authentication error`, async (t) => {
+    const probe: Call[] = [['GET', '/sms']]
+    const expired = await admin(app, 'POST', '/admin/v1/credentials', {
+      applicationKey: keys.applicationKey,
+      accessRules: ALL_RULES,
+      expiration: new Date(Date.now() - 60_000).toISOString(),
+    })
+    const elsewhere = await admin(app, 'POST', '/admin/v1/credentials', {
+      applicationKey: keys.applicationKey,
+      accessRules: ALL_RULES,
+      allowedIPs: ['10.0.0.0/8'],
+    })
+    const here = await admin(app, 'POST', '/admin/v1/credentials', {
+      applicationKey: keys.applicationKey,
+      accessRules: ALL_RULES,
+      allowedIPs: ['127.0.0.1/32'],
+    })
+    const cases: [string, Partial<Keys>, Call[], Result[]][] = [
+      [
+        'no consumer key',
+        { applicationKey: keys.applicationKey, applicationSecret: keys.applicationSecret },
+        probe,
+        [failed(401, 'You must login first')],
+      ],
+      [
+        'unknown application key',
+        { ...keys, applicationKey: 'unknownAppKey000' },
+        probe,
+        [failed(403, 'Invalid application key')],
+      ],
+      [
+        'unknown consumer key',
+        { ...keys, consumerKey: 'x'.repeat(32) },
+        probe,
+        [failed(403, 'This credential is not valid')],
+      ],
+      [
+        'consumer key of another application',
+        { ...keys, consumerKey: readOnlyKeys.consumerKey },
+        probe,
+        [failed(403, 'This credential is not valid')],
+      ],
+      [
+        'expired consumer key',
+        { ...keys, consumerKey: expired.body.consumerKey },
+        probe,
+        [failed(403, 'This credential is not valid')],
+      ],
+      [
+        'consumer key restricted to other addresses',
+        { ...keys, consumerKey: elsewhere.body.consumerKey },
+        probe,
+        [failed(403, 'This credential is not valid')],
+      ],
+      [
+        'consumer key restricted to this address',
+        { ...keys, consumerKey: here.body.consumerKey },
+        probe,
+        [ok([SERVICE])],
+      ],
+      [
+        'wrong application secret',
+        { ...keys, applicationSecret: 'y'.repeat(32) },
+        probe,
+        [failed(400, 'Invalid signature')],
+      ],
+      [
+        'read-only consumer key',
+        readOnlyKeys,
+        [
+          ['GET', '/sms'],
+          ['GET', `/sms/${SERVICE}/users`],
+          ['POST', `/sms/${SERVICE}/users`, { login: 'readonly1', password: 'abcd1234' }],
+          ['DELETE', `/sms/${SERVICE}/users/readonly1`],
+          ['GET', '/sms/sms-zz99999-1'],
+        ],
+        [
+          failed(403, 'This call has not been granted'), // /sms/* does not cover /sms itself
+          ok([]),
+          failed(403, 'This call has not been granted'),
+          failed(403, 'This call has not been granted'),
+          failed(404, 'This service does not exist'),
+        ],
+      ],
+    ]
+    const outcomes = await runClients([
+      ...cases.map(([, k, calls]) => ({ client, config: signedConfig(client, k), calls })),
+      // A clock an hour off (apiTimeDiff is the clients' own option) falls outside the time window.
+      { client, config: { ...signedConfig(client, keys), apiTimeDiff: 3600 }, calls: probe },
+    ])
+    cases.forEach(([name, , , expected], i) => {
+      t.same(outcomes[i], expected, name)
+    })
+
+    t.match(
+      outcomes[cases.length]?.[0],
+      { ok: false, error: 400, message: /^Invalid signature: X-Ovh-Timestamp is outside the allowed ±\d+ s/ },
+      'clock skew',
+    )
+  })
+}
+
+t.test('@ovhcloud/node-ovh in OAuth2 mode', async (t) => {
+  const serviceAccount = async (accessRules: typeof ALL_RULES | typeof READ_ONLY) => {
+    const created = await admin(app, 'POST', '/admin/v1/service-accounts', {
+      owner: owner.id,
+      accessRules,
+      name: 'clients test',
+    })
+    t.equal(created.status, 200, 'service account created')
+    return created.body as { clientId: string; clientSecret: string }
+  }
+
+  t.test('full CRUD with an all-rules service account', async (t) => {
+    const sa = await serviceAccount(ALL_RULES)
+    const login = 'oauthuser1'
+    checkCrud(
+      t,
+      login,
+      await runClient('@ovhcloud/node-ovh', oauthConfig(sa.clientId, sa.clientSecret), crudCalls(login)),
+    )
+  })
+
+  t.test('a GET /sms/* service account reads but may not write', async (t) => {
+    const sa = await serviceAccount(READ_ONLY)
+    t.same(
+      await runClient('@ovhcloud/node-ovh', oauthConfig(sa.clientId, sa.clientSecret), [
+        ['GET', '/sms'],
+        ['GET', `/sms/${SERVICE}/users`],
+        ['POST', `/sms/${SERVICE}/users`, { login: 'oauthro01', password: 'abcd1234' }],
+        ['GET', '/sms/sms-zz99999-1'],
+      ]),
+      [
+        failed(403, 'This call has not been granted'), // /sms/* does not cover /sms itself
+        ok([]),
+        failed(403, 'This call has not been granted'),
+        failed(404, 'This service does not exist'),
+      ],
+    )
+  })
+
+  t.test('revoking the service account ends its token and its logins', async (t) => {
+    const sa = await serviceAccount(ALL_RULES)
+    const results = await runClient(
+      '@ovhcloud/node-ovh',
+      oauthConfig(sa.clientId, sa.clientSecret),
+      [['GET', '/sms'], ['PAUSE'], ['GET', '/sms']],
+      async () => {
+        t.same(await admin(app, 'DELETE', `/admin/v1/service-accounts/${sa.clientId}`), {
+          status: 200,
+          body: null,
+        })
+      },
+    )
+    t.same(results.slice(0, 2), [ok([SERVICE]), ok('resumed')])
+    t.match(
+      results[2],
+      { ok: false, error: 401, message: /access token/ },
+      'the token issued before is refused',
+    )
+
+    // A new client cannot get a token: node-ovh reports simple-oauth2's error as {statusCode, error, message}.
+    const [again] = await runClient('@ovhcloud/node-ovh', oauthConfig(sa.clientId, sa.clientSecret), [
+      ['GET', '/sms'],
+    ])
+    t.match(
+      again,
+      { ok: false, error: { statusCode: 401, message: { error: 'invalid_client' } } },
+      'no new token',
+    )
+  })
+
+  t.test('a wrong client secret gets no token', async (t) => {
+    const sa = await serviceAccount(ALL_RULES)
+    const [result] = await runClient('@ovhcloud/node-ovh', oauthConfig(sa.clientId, 'z'.repeat(40)), [
+      ['GET', '/sms'],
+    ])
+    t.match(result, { ok: false, error: { statusCode: 401, message: { error: 'invalid_client' } } })
+  })
+})

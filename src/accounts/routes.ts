@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
 import type { AppDeps } from '../deps.js'
 import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
+import { invalid } from '../validation.js'
+import { transferCredits } from './credits.js'
 import { AccountUpdate, AccountWithIAM } from './schema.js'
 import { getAccount, listAccounts, updateAccountSettings } from './service.js'
 
@@ -48,6 +51,45 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
     async (request) => {
       await updateAccountSettings(db, request.scope, request.params.serviceName, request.body)
+      return null
+    },
+  )
+
+  app.post(
+    '/sms/:serviceName/transferCredits',
+    {
+      schema: {
+        tags,
+        summary: 'Move credits to another SMS account of the same owner',
+        params: ServiceParams,
+        body: Type.Object(
+          {
+            credits: Type.Number({
+              exclusiveMinimum: 0,
+              description: 'credits to move, > 0 with at most 2 decimals',
+            }),
+            smsAccountTarget: Type.String({
+              minLength: 1,
+              maxLength: 100,
+              description: 'the receiving SMS account',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Void },
+      },
+    },
+    async (request) => {
+      const { credits, smsAccountTarget } = request.body
+      if (!hasAtMostTwoDecimals(credits))
+        throw invalid('credits', 'credits to move, > 0 with at most 2 decimals')
+      await transferCredits(
+        db,
+        request.scope,
+        request.params.serviceName,
+        smsAccountTarget,
+        toHundredths(credits),
+      )
       return null
     },
   )

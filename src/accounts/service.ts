@@ -5,6 +5,7 @@ import type { AccountRow, AccountUpdate } from '../db/schema.js'
 import type { Scope } from '../deps.js'
 import { badRequest, conflict, notFound, SERVICE_NOT_FOUND } from '../errors.js'
 import { callbackUrl, invalid } from '../validation.js'
+import { purchase } from './credits.js'
 import { findAccount, insertAccount, listServiceNames, quotaSummary, updateAccount } from './repository.js'
 import {
   type AccountUpdate as AccountUpdateBody,
@@ -128,13 +129,16 @@ export async function createAccount(db: Db, input: NewAccountInput): Promise<Acc
     throw invalid('credits', 'a number ≥ 0 with at most 2 decimals')
   if (await findAccount(db, {}, input.serviceName))
     throw conflict(`The service ${input.serviceName} already exists`)
-  return insertAccount(db, {
-    owner_id: input.ownerId,
-    service_name: input.serviceName,
-    description: input.description ?? '',
-    credits_left: toHundredths(credits),
-    sms_response: JSON.stringify(DEFAULT_SMS_RESPONSE),
-    templates: JSON.stringify(DEFAULT_TEMPLATES),
-    channel: input.serviceName.startsWith('smpp-') ? 'transactional' : 'both',
+  return db.transaction().execute(async (trx) => {
+    const account = await insertAccount(trx, {
+      owner_id: input.ownerId,
+      service_name: input.serviceName,
+      description: input.description ?? '',
+      sms_response: JSON.stringify(DEFAULT_SMS_RESPONSE),
+      templates: JSON.stringify(DEFAULT_TEMPLATES),
+      channel: input.serviceName.startsWith('smpp-') ? 'transactional' : 'both',
+    })
+    await purchase(trx, account.id, toHundredths(credits), 'account creation')
+    return { ...account, credits_left: toHundredths(credits) }
   })
 }

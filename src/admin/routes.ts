@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { addAccountCredits } from '../accounts/repository.js'
+import { ledger, purchase } from '../accounts/credits.js'
 import { AccountWithIAM } from '../accounts/schema.js'
 import { createAccount, getAccount, requireAccount } from '../accounts/service.js'
 import type { CredentialStore } from '../auth/credentials.js'
@@ -134,8 +134,46 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       const { credits } = request.body
       if (!hasAtMostTwoDecimals(credits)) throw invalid('credits', 'a number > 0 with at most 2 decimals')
       const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
-      await addAccountCredits(db, account.id, toHundredths(credits))
+      await db.transaction().execute((trx) => purchase(trx, account.id, toHundredths(credits), 'admin'))
       return getAccount(db, ALL_OWNERS, account.service_name)
+    },
+  )
+
+  app.get(
+    '/accounts/:serviceName/ledger',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Credit movements of an account, oldest first (read-only)',
+        params: Type.Object({ serviceName: Type.String({ maxLength: 100 }) }),
+        querystring: Type.Object({
+          afterId: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'only entries after this id (paging)' }),
+          ),
+          limit: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 10000, description: '1 to 10000, default 1000' }),
+          ),
+        }),
+        response: {
+          200: Type.Array(
+            Type.Object({
+              id: Type.Integer(),
+              kind: Type.String(),
+              login: Type.Union([Type.String(), Type.Null()]),
+              accountDelta: Type.Number({ description: 'change of the account credits' }),
+              quotaDelta: Type.Number({ description: 'change of the user quota' }),
+              counterparty: Type.Union([Type.String(), Type.Null()]),
+              reference: Type.Union([Type.String(), Type.Null()]),
+              createdAt: Type.String({ format: 'date-time' }),
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
+      return ledger(db, account.id, request.query.afterId ?? 0, request.query.limit ?? 1000)
     },
   )
 

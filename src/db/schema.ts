@@ -12,7 +12,37 @@ export interface Database {
   credentials: CredentialsTable
   service_accounts: ServiceAccountsTable
   oauth_tokens: OauthTokensTable
+  credit_ledger: CreditLedgerTable
 }
+
+/**
+ * One row per credit movement, written in the transaction that moves the balances: the sum of
+ * `account_delta` is the account's credits_left, the sum of `quota_delta` per login that user's
+ * quota_left (hundredths).
+ */
+export interface CreditLedgerTable {
+  id: Generated<number>
+  account_id: number
+  login: string | null
+  kind: LedgerKind
+  account_delta: number
+  quota_delta: number
+  /** The other account of a transfer. */
+  counterparty: string | null
+  /** What caused it (an outgoing SMS id, a spend reference…). */
+  reference: string | null
+  created_at: CreatedAt
+}
+
+export type LedgerKind =
+  | 'opening'
+  | 'purchase'
+  | 'quota_set'
+  | 'quota_release'
+  | 'transfer_out'
+  | 'transfer_in'
+  | 'spend'
+  | 'refund'
 
 export interface ServiceAccountsTable {
   id: Generated<number>

@@ -1,8 +1,9 @@
 import type { Transaction } from 'kysely'
 import type { Static } from 'typebox'
-import { addAccountCredits, lockAccount } from '../accounts/repository.js'
+import { releaseQuota, setQuota } from '../accounts/credits.js'
+import { lockAccount } from '../accounts/repository.js'
 import { requireAccount } from '../accounts/service.js'
-import { fromHundredths, hasAtMostTwoDecimals, toHundredths } from '../credits.js'
+import { fromHundredths, hasAtMostTwoDecimals } from '../credits.js'
 import type { SecretBox } from '../crypto.js'
 import type { Database, Db } from '../db/index.js'
 import type { AccountRow, SmsUserRow, SmsUserUpdate } from '../db/schema.js'
@@ -122,52 +123,16 @@ export async function updateUserSettings(
   await db.transaction().execute(async (trx) => {
     const { account, user } = await lockAccountAndUser(trx, scope, serviceName, login)
     if (quota && (quota.quotaStatus !== undefined || quota.quotaLeft !== undefined)) {
-      Object.assign(patch, await moveQuota(trx, account, user, quota))
+      Object.assign(patch, await setQuota(trx, account, user, quota))
     }
     await updateUser(trx, account.id, login, patch)
   })
-}
-
-/**
- * Sets a user's quota: credits move between the account and the user in the caller's transaction,
- * with both rows locked, so no credit is ever created or lost.
- */
-async function moveQuota(
-  trx: Transaction<Database>,
-  account: AccountRow,
-  user: SmsUserRow,
-  quota: { quotaStatus?: 'active' | 'inactive'; quotaLeft?: number },
-): Promise<SmsUserUpdate> {
-  const status = quota.quotaStatus ?? user.quota_status
-  const held = user.quota_status === 'active' ? user.quota_left : 0
-  if (status === 'inactive') {
-    if (quota.quotaLeft !== undefined && quota.quotaStatus === undefined) {
-      throw invalid(
-        'quotaInformations.quotaLeft',
-        'quotaStatus "active" to set a quota (the quota is inactive)',
-      )
-    }
-    if (held > 0) await addAccountCredits(trx, account.id, held)
-    return { quota_status: 'inactive', quota_left: 0 }
-  }
-  const target = quota.quotaLeft !== undefined ? toHundredths(quota.quotaLeft) : held
-  const delta = target - held
-  if (delta > account.credits_left) {
-    throw badRequest(
-      `Not enough credits: the account has ${fromHundredths(account.credits_left)} credits available for quotas, ` +
-        `${fromHundredths(delta)} more were asked`,
-    )
-  }
-  if (delta !== 0) await addAccountCredits(trx, account.id, -delta)
-  return { quota_status: 'active', quota_left: target }
 }
 
 export async function removeUser(db: Db, scope: Scope, serviceName: string, login: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const { account } = await lockAccountAndUser(trx, scope, serviceName, login)
     const removed = await deleteUser(trx, account.id, login)
-    if (removed?.quota_status === 'active' && removed.quota_left > 0) {
-      await addAccountCredits(trx, account.id, removed.quota_left)
-    }
+    if (removed?.quota_status === 'active') await releaseQuota(trx, account.id, login, removed.quota_left)
   })
 }

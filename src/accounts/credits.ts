@@ -1,0 +1,300 @@
+import { sql, type Transaction } from 'kysely'
+import { fromHundredths, toHundredths } from '../credits.js'
+import type { Database, Db } from '../db/index.js'
+import type { AccountRow, CreditLedgerTable, LedgerKind, SmsUserRow, SmsUserUpdate } from '../db/schema.js'
+import type { Scope } from '../deps.js'
+import { badRequest, notFound, SERVICE_NOT_FOUND } from '../errors.js'
+import { invalid } from '../validation.js'
+import { addAccountCredits, lockAccount } from './repository.js'
+
+/**
+ * Every credit movement lives here: each one changes balances with locked rows or conditional
+ * updates and writes its ledger row in the same transaction, so no credit is created or lost and
+ * the ledger rebuilds every balance.
+ */
+
+type Trx = Transaction<Database>
+type Entry = {
+  accountId: number
+  kind: LedgerKind
+  login?: string | null
+  accountDelta?: number
+  quotaDelta?: number
+  counterparty?: string | null
+  reference?: string | null
+}
+
+async function record(trx: Trx, entry: Entry): Promise<void> {
+  await trx
+    .insertInto('credit_ledger')
+    .values({
+      account_id: entry.accountId,
+      kind: entry.kind,
+      login: entry.login ?? null,
+      account_delta: entry.accountDelta ?? 0,
+      quota_delta: entry.quotaDelta ?? 0,
+      counterparty: entry.counterparty ?? null,
+      reference: entry.reference ?? null,
+    })
+    .execute()
+}
+
+/** Credits bought for an account (administration). */
+export async function purchase(
+  trx: Trx,
+  accountId: number,
+  hundredths: number,
+  reference?: string,
+): Promise<void> {
+  if (hundredths <= 0) return
+  await addAccountCredits(trx, accountId, hundredths)
+  await record(trx, { accountId, kind: 'purchase', accountDelta: hundredths, reference: reference ?? null })
+}
+
+/**
+ * Sets a user's quota: the difference moves between the account and the user. The caller holds the
+ * account and user rows locked (lockAccount then lockUser).
+ */
+export async function setQuota(
+  trx: Trx,
+  account: AccountRow,
+  user: SmsUserRow,
+  quota: { quotaStatus?: 'active' | 'inactive'; quotaLeft?: number },
+): Promise<SmsUserUpdate> {
+  const status = quota.quotaStatus ?? user.quota_status
+  const held = user.quota_status === 'active' ? user.quota_left : 0
+  if (status === 'inactive') {
+    if (quota.quotaLeft !== undefined && quota.quotaStatus === undefined) {
+      throw invalid(
+        'quotaInformations.quotaLeft',
+        'quotaStatus "active" to set a quota (the quota is inactive)',
+      )
+    }
+    await releaseQuota(trx, account.id, user.login, held)
+    return { quota_status: 'inactive', quota_left: 0 }
+  }
+  const target = quota.quotaLeft !== undefined ? toHundredths(quota.quotaLeft) : held
+  const delta = target - held
+  if (delta > account.credits_left) {
+    throw badRequest(
+      `Not enough credits: the account has ${fromHundredths(account.credits_left)} credits available for quotas, ` +
+        `${fromHundredths(delta)} more were asked`,
+    )
+  }
+  if (delta !== 0) {
+    await addAccountCredits(trx, account.id, -delta)
+    await record(trx, {
+      accountId: account.id,
+      kind: 'quota_set',
+      login: user.login,
+      accountDelta: -delta,
+      quotaDelta: delta,
+    })
+  }
+  return { quota_status: 'active', quota_left: target }
+}
+
+/** Gives what is left of a quota back to the account (quota made inactive, user deleted). */
+export async function releaseQuota(trx: Trx, accountId: number, login: string, held: number): Promise<void> {
+  if (held <= 0) return
+  await addAccountCredits(trx, accountId, held)
+  await record(trx, { accountId, kind: 'quota_release', login, accountDelta: held, quotaDelta: -held })
+}
+
+export type SpendSource = 'quota' | 'account'
+
+export class NotEnoughCredits extends Error {
+  constructor(
+    readonly source: SpendSource,
+    readonly available: number,
+    readonly needed: number,
+  ) {
+    super(
+      source === 'quota'
+        ? `Not enough credits: the user's quota has ${fromHundredths(available)} credits left, ${fromHundredths(needed)} needed`
+        : `Not enough credits: the account has ${fromHundredths(available)} credits left, ${fromHundredths(needed)} needed`,
+    )
+  }
+}
+
+/**
+ * Spends credits in the caller's transaction: from the user's quota when it is active, else from
+ * the account. One conditional UPDATE each, so concurrent spends can never overdraw. Throws
+ * NotEnoughCredits (map it to a 400, or to http2sms's status) when not enough is left.
+ */
+export async function spend(
+  trx: Trx,
+  input: { accountId: number; login: string | null; hundredths: number; reference?: string },
+): Promise<{ source: SpendSource; left: number }> {
+  const { accountId, login, hundredths } = input
+  if (!Number.isInteger(hundredths) || hundredths <= 0) throw new Error(`spend: invalid amount ${hundredths}`)
+  if (login !== null) {
+    const fromQuota = await trx
+      .updateTable('sms_users')
+      .set({ quota_left: sql`quota_left - ${hundredths}` })
+      .where('account_id', '=', accountId)
+      .where('login', '=', login)
+      .where('quota_status', '=', 'active')
+      .where('quota_left', '>=', hundredths)
+      .returning('quota_left')
+      .executeTakeFirst()
+    if (fromQuota) {
+      await record(trx, {
+        accountId,
+        kind: 'spend',
+        login,
+        quotaDelta: -hundredths,
+        reference: input.reference ?? null,
+      })
+      return { source: 'quota', left: fromQuota.quota_left }
+    }
+    const user = await trx
+      .selectFrom('sms_users')
+      .select(['quota_status', 'quota_left'])
+      .where('account_id', '=', accountId)
+      .where('login', '=', login)
+      .executeTakeFirst()
+    if (!user) throw new Error(`spend: unknown user ${login}`)
+    if (user.quota_status === 'active') throw new NotEnoughCredits('quota', user.quota_left, hundredths)
+  }
+  const fromAccount = await trx
+    .updateTable('accounts')
+    .set({ credits_left: sql`credits_left - ${hundredths}` })
+    .where('id', '=', accountId)
+    .where('credits_left', '>=', hundredths)
+    .returning('credits_left')
+    .executeTakeFirst()
+  if (!fromAccount) {
+    const account = await trx
+      .selectFrom('accounts')
+      .select('credits_left')
+      .where('id', '=', accountId)
+      .executeTakeFirst()
+    throw new NotEnoughCredits('account', account?.credits_left ?? 0, hundredths)
+  }
+  await record(trx, {
+    accountId,
+    kind: 'spend',
+    login,
+    accountDelta: -hundredths,
+    reference: input.reference ?? null,
+  })
+  return { source: 'account', left: fromAccount.credits_left }
+}
+
+/**
+ * Gives back what `spend` took: to the user's quota when it came from there and the quota is still
+ * active, else to the account (a deleted user's or deactivated quota's credits went back there too).
+ */
+export async function refund(
+  trx: Trx,
+  input: {
+    accountId: number
+    login: string | null
+    hundredths: number
+    source: SpendSource
+    reference?: string
+  },
+): Promise<void> {
+  const { accountId, login, hundredths } = input
+  if (!Number.isInteger(hundredths) || hundredths <= 0)
+    throw new Error(`refund: invalid amount ${hundredths}`)
+  if (input.source === 'quota' && login !== null) {
+    const toQuota = await trx
+      .updateTable('sms_users')
+      .set({ quota_left: sql`quota_left + ${hundredths}` })
+      .where('account_id', '=', accountId)
+      .where('login', '=', login)
+      .where('quota_status', '=', 'active')
+      .returning('login')
+      .executeTakeFirst()
+    if (toQuota) {
+      await record(trx, {
+        accountId,
+        kind: 'refund',
+        login,
+        quotaDelta: hundredths,
+        reference: input.reference ?? null,
+      })
+      return
+    }
+  }
+  await addAccountCredits(trx, accountId, hundredths)
+  await record(trx, {
+    accountId,
+    kind: 'refund',
+    login,
+    accountDelta: hundredths,
+    reference: input.reference ?? null,
+  })
+}
+
+/** Moves credits between two accounts of the same owner; both rows locked in id order. */
+export async function transferCredits(
+  db: Db,
+  scope: Scope,
+  serviceName: string,
+  target: string,
+  hundredths: number,
+): Promise<void> {
+  if (target === serviceName) throw invalid('smsAccountTarget', 'another SMS account than the source')
+  await db.transaction().execute(async (trx) => {
+    const [first, second] = [serviceName, target].sort()
+    const locked = new Map<string, AccountRow | undefined>()
+    locked.set(first as string, await lockAccount(trx, scope, first as string))
+    locked.set(second as string, await lockAccount(trx, scope, second as string))
+    const source = locked.get(serviceName)
+    const destination = locked.get(target)
+    if (!source) throw notFound(SERVICE_NOT_FOUND)
+    if (!destination) throw notFound(`The target SMS account ${target} does not exist`)
+    if (source.owner_id !== destination.owner_id)
+      throw notFound(`The target SMS account ${target} does not exist`)
+    if (source.credits_left < hundredths) {
+      throw badRequest(
+        `Not enough credits: ${serviceName} has ${fromHundredths(source.credits_left)} credits to transfer, ${fromHundredths(hundredths)} asked`,
+      )
+    }
+    await addAccountCredits(trx, source.id, -hundredths)
+    await addAccountCredits(trx, destination.id, hundredths)
+    await record(trx, {
+      accountId: source.id,
+      kind: 'transfer_out',
+      accountDelta: -hundredths,
+      counterparty: target,
+    })
+    await record(trx, {
+      accountId: destination.id,
+      kind: 'transfer_in',
+      accountDelta: hundredths,
+      counterparty: serviceName,
+    })
+  })
+}
+
+export type LedgerEntry = Pick<CreditLedgerTable, 'kind' | 'login' | 'counterparty' | 'reference'> & {
+  id: number
+  accountDelta: number
+  quotaDelta: number
+  createdAt: string
+}
+
+export async function ledger(db: Db, accountId: number, afterId = 0, limit = 1000): Promise<LedgerEntry[]> {
+  const rows = await db
+    .selectFrom('credit_ledger')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+  return rows.map((row) => ({
+    id: row.id,
+    kind: row.kind,
+    login: row.login,
+    accountDelta: fromHundredths(row.account_delta),
+    quotaDelta: fromHundredths(row.quota_delta),
+    counterparty: row.counterparty,
+    reference: row.reference,
+    createdAt: row.created_at.toISOString(),
+  }))
+}

@@ -387,3 +387,34 @@ t.test('@ovhcloud/node-ovh in OAuth2 mode', async (t) => {
     t.match(result, { ok: false, error: { statusCode: 401, message: { error: 'invalid_client' } } })
   })
 })
+
+t.test(
+  "the seed's quota example through the official client: 200 credits, quota 150 → 50 left",
+  async (t) => {
+    await createAccount(database.db, { ownerId: owner.id, serviceName: 'sms-seed0001-1', credits: 200 })
+    const users = '/sms/sms-seed0001-1/users'
+    const results = await runClient('ovh', signedConfig('ovh', keys), [
+      ['POST', users, { login: 'quotauser1', password: 'abcd1234' }],
+      ['PUT', `${users}/quotauser1`, { quotaInformations: { quotaStatus: 'active', quotaLeft: 150 } }],
+      ['GET', '/sms/sms-seed0001-1'],
+      ['GET', `${users}/quotauser1`],
+      ['PUT', `${users}/quotauser1`, { quotaInformations: { quotaStatus: 'active', quotaLeft: 250 } }],
+      ['PUT', `${users}/quotauser1`, { quotaInformations: { quotaStatus: 'inactive' } }],
+      ['GET', '/sms/sms-seed0001-1'],
+    ])
+    const [created, given, account, user, tooMuch, takenBack, after] = results
+    t.same(created, ok(null))
+    t.same(given, ok(null))
+    t.match(account, {
+      ok: true,
+      value: { creditsLeft: 50, creditsHoldByQuota: 150, userQuantityWithQuota: 1 },
+    })
+    t.match(user, { ok: true, value: { quotaInformations: { quotaStatus: 'active', quotaLeft: 150 } } })
+    t.same(
+      tooMuch,
+      failed(400, 'Not enough credits: the account has 50 credits available for quotas, 100 more were asked'),
+    )
+    t.same(takenBack, ok(null))
+    t.match(after, { ok: true, value: { creditsLeft: 200, creditsHoldByQuota: 0, userQuantityWithQuota: 0 } })
+  },
+)

@@ -9,7 +9,8 @@ import { systemClock } from '../deps.js'
 const USAGE = `usage: sms-mirror <command>
   serve                 start the HTTP service (same as npm start)
   migrate               apply pending database migrations and exit
-  export-openapi [file] write the OpenAPI document (default openapi/openapi.json)`
+  export-openapi [file] write the OpenAPI document (default openapi/openapi.json)
+  admin <verb> …        call the /admin/v1 API of a running service (sms-mirror admin help)`
 
 /** The OpenAPI document as the routes describe it, with the default configuration. */
 export async function renderOpenApi(): Promise<string> {
@@ -56,6 +57,13 @@ async function main(argv: string[]): Promise<number> {
       writeFileSync(file, await renderOpenApi())
       process.stdout.write(`wrote ${file}\n`)
       return 0
+    }
+    case 'admin': {
+      const { runAdmin } = await import('./admin.js')
+      return runAdmin(rest, process.env, {
+        stdout: (s) => process.stdout.write(s),
+        stderr: (s) => process.stderr.write(s),
+      })
     }
     default:
       process.stderr.write(`${USAGE}\n`)

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { accountRoutes } from './accounts/routes.js'
 import { accountModels } from './accounts/schema.js'
 import { adminRoutes } from './admin/routes.js'
+import { AlertDispatcher, sendAlertSmsWith } from './alerts/dispatcher.js'
+import { smtpMailSender } from './alerts/mail.js'
 import { CredentialStore } from './auth/credentials.js'
 import { defaultToJson, installApiAuth, installRawJsonParser } from './auth/hook.js'
 import { announcer, followRevocations } from './auth/invalidation.js'
@@ -13,17 +15,31 @@ import { TokenStore } from './auth/oauth.js'
 import { authModels, authRoutes } from './auth/routes.js'
 import { tokenRoute } from './auth/token-route.js'
 import { validationPage } from './auth/validation-page.js'
+import { defaultRules, SimulatorCarrier, validateRules } from './carrier/simulator.js'
+import { SendingWorker } from './carrier/worker.js'
 import type { AppDeps, Scope } from './deps.js'
 import { PttDetails, PttDurationTypeEnum } from './dlr/ptt.js'
 import { pttRoutes } from './dlr/routes.js'
 import { installErrorHandlers, OVH_ERROR_CLASS } from './errors.js'
 import { loggerOptions } from './logging.js'
 import { openApiOptions } from './openapi.js'
+import { estimateModels, estimateRoutes } from './sending/estimate-routes.js'
+import { http2smsRoutes } from './sending/http2sms.js'
+import { messageRoutes } from './sending/routes.js'
+import { sendingModels } from './sending/schema.js'
+import { senderRoutes } from './sending/senders-routes.js'
+import { senderModels } from './sending/senders-schema.js'
 import { userRoutes } from './users/routes.js'
 import { userModels } from './users/schema.js'
 import { formatSchemaErrors } from './validation-messages.js'
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Hands due messages to the carrier and applies its status reports. */
+    sendingWorker: SendingWorker
+    /** Sends limit alerts (mail, SMS) raised by sends. */
+    alertDispatcher: AlertDispatcher
+  }
   interface FastifyRequest {
     /** The accounts this request may reach. */
     scope: Scope
@@ -36,6 +52,8 @@ export const API_PREFIXES = ['/1.0', '/v1'] as const
 export type BuildAppOptions = {
   /** Overrides the logger (tests pass `false`, or a stream to read what was logged). */
   logger?: FastifyServerOptions['logger']
+  /** false: do not run the sending worker in the background (tests call `app.sendingWorker.runOnce()`). */
+  worker?: boolean
   /** PEM key and certificate: serve HTTPS (the official OVH Node client only speaks HTTPS). */
   https?: { key: string | Buffer; cert: string | Buffer }
 }
@@ -44,7 +62,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger ?? loggerOptions(deps.config.logLevel),
-    trustProxy: false,
+    trustProxy: deps.config.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { verbose: true, allErrors: false } },
     schemaErrorFormatter: formatSchemaErrors,
@@ -53,7 +71,17 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
 
   installErrorHandlers(app)
   installRawJsonParser(app)
-  for (const model of [...userModels, ...accountModels, ...authModels, PttDurationTypeEnum, PttDetails]) {
+  const models = [
+    ...userModels,
+    ...accountModels,
+    ...authModels,
+    PttDurationTypeEnum,
+    PttDetails,
+    ...estimateModels,
+    ...sendingModels,
+    ...senderModels,
+  ]
+  for (const model of models) {
     app.addSchema(model)
   }
   await app.register(formbody, { bodyLimit: 64 * 1024 })
@@ -62,6 +90,50 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   const tokens = new TokenStore(deps.database.db, deps.clock, deps.config.oauthTokenTtlSeconds, announce)
   const stopFollowing = await followRevocations(deps.database, store, tokens, app.log)
   app.addHook('onClose', stopFollowing)
+
+  const simulator = new SimulatorCarrier(
+    deps.config.simulatorRules
+      ? validateRules(deps.config.simulatorRules, 'SIMULATOR_RULES')
+      : defaultRules(deps.config.simulatorDelayMs),
+  )
+  const worker = new SendingWorker(
+    deps.database.db,
+    simulator,
+    deps.clock,
+    app.log,
+    deps.config.sendingPollMs,
+  )
+  app.decorate('sendingWorker', worker)
+  if (options.worker !== false) {
+    app.addHook('onReady', async () => worker.start())
+    app.addHook('preClose', () => worker.stop())
+  }
+  const sending = {
+    db: deps.database.db,
+    clock: deps.clock,
+    config: deps.config,
+    onAccepted: () => {
+      worker.nudge()
+      alertDispatcher.nudge()
+    },
+  }
+  const mail = deps.config.alerts.smtpUrl
+    ? smtpMailSender({ url: deps.config.alerts.smtpUrl, from: deps.config.alerts.from })
+    : null
+  const alertDispatcher = new AlertDispatcher({
+    db: deps.database.db,
+    clock: deps.clock,
+    log: app.log,
+    mail,
+    sendSms: sendAlertSmsWith(sending),
+    options: { pollMs: deps.config.sendingPollMs, retrySchedule: deps.config.alerts.retryScheduleMs },
+  })
+  app.decorate('alertDispatcher', alertDispatcher)
+  if (options.worker !== false) {
+    app.addHook('onReady', async () => alertDispatcher.start())
+    app.addHook('preClose', () => alertDispatcher.stop())
+  }
+  app.addHook('onClose', async () => mail?.close())
 
   await app.register(swagger, openApiOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -106,12 +178,17 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
         await api.register(pttRoutes)
         await api.register(accountRoutes, { deps })
         await api.register(userRoutes, { deps })
+        await api.register(senderRoutes, { deps })
+        await api.register(estimateRoutes)
+        await api.register(messageRoutes, { deps, sending, level: 'user' })
+        await api.register(messageRoutes, { deps, sending, level: 'account' })
       },
       { prefix },
     )
   }
-  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store, tokens })
+  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store, tokens, simulator })
   await app.register(tokenRoute, { tokens })
+  await app.register(http2smsRoutes, { deps, sending })
   await app.register(validationPage, { db: deps.database.db })
   return app
 }

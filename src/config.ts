@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import Value from 'typebox/value'
+import { DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from './alerts/dispatcher.js'
 
 /**
  * Environment variables understood by sms-mirror. Every value arrives as a string; the schema
@@ -37,6 +38,50 @@ const EnvSchema = Type.Object({
     default: 3600,
     description: 'lifetime of OAuth2 access tokens in seconds (60 to 86400)',
   }),
+  SMS_RATES: Type.Optional(
+    Type.String({
+      description:
+        'JSON object of credits per SMS part by country calling code, e.g. {"33":1,"44":1.5}; others cost 1',
+    }),
+  ),
+  SIMULATOR_DELAY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 1000,
+    description: 'delay before the simulated carrier reports delivery (ms)',
+  }),
+  SIMULATOR_RULES: Type.Optional(
+    Type.String({ description: 'JSON list of simulator rules (see README), replacing the default rule' }),
+  ),
+  SENDING_POLL_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60_000,
+    default: 250,
+    description: 'how often the sending worker looks for due messages and carrier steps (ms)',
+  }),
+  TRUST_PROXY: Type.Optional(
+    Type.String({
+      description: 'comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is trusted',
+    }),
+  ),
+  SMTP_URL: Type.Optional(
+    Type.String({
+      pattern: '^smtps?://',
+      description:
+        'SMTP server for limit-alert e-mails: smtp://user:pass@host:port (STARTTLS when offered) or smtps://…',
+    }),
+  ),
+  ALERT_FROM: Type.Optional(
+    Type.String({
+      minLength: 3,
+      description: 'From of limit-alert e-mails, e.g. "sms-mirror <alerts@example.com>"',
+    }),
+  ),
+  ALERT_RETRY_SCHEDULE: Type.Optional(
+    Type.String({
+      description: 'waits between tries of a limit alert, e.g. 1m,5m,30m,2h,6h (units ms, s, m, h)',
+    }),
+  ),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
   ),
@@ -51,7 +96,7 @@ const EnvSchema = Type.Object({
 type Env = Static<typeof EnvSchema>
 
 /** Never echoed back in an error message. */
-const SECRET_VARIABLES = new Set(['SECRET_KEY', 'DATABASE_URL', 'ADMIN_TOKEN'])
+const SECRET_VARIABLES = new Set(['SECRET_KEY', 'DATABASE_URL', 'ADMIN_TOKEN', 'SMTP_URL'])
 
 export type Config = {
   port: number
@@ -67,6 +112,14 @@ export type Config = {
   /** null: start generates one and logs it once. */
   adminToken: string | null
   tls: { certFile: string; keyFile: string } | null
+  /** Hundredths of a credit per SMS part, by country calling code; `default` for the rest. */
+  rates: { default: number; byCallingCode: Record<string, number> }
+  simulatorDelayMs: number
+  /** Raw SIMULATOR_RULES (validated by the simulator at start), null for the default rule. */
+  simulatorRules: unknown[] | null
+  sendingPollMs: number
+  trustProxy: string[] | null
+  alerts: { smtpUrl: string | null; from: string; retryScheduleMs: number[] }
 }
 
 export class ConfigError extends Error {
@@ -113,6 +166,19 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     )
   }
   const inMemory = parsed.DATA_DIR === 'memory'
+  const rates = parseRates(parsed.SMS_RATES)
+  if (parsed.SMTP_URL && !parsed.ALERT_FROM) {
+    throw new ConfigError('ALERT_FROM', 'required when SMTP_URL is set (the From of limit-alert e-mails)')
+  }
+  let retryScheduleMs = [...DEFAULT_RETRY_SCHEDULE_MS]
+  if (parsed.ALERT_RETRY_SCHEDULE) {
+    try {
+      retryScheduleMs = parseRetrySchedule(parsed.ALERT_RETRY_SCHEDULE)
+    } catch (error) {
+      throw new ConfigError('ALERT_RETRY_SCHEDULE', (error as Error).message)
+    }
+  }
+  const simulatorRules = parseJsonList('SIMULATOR_RULES', parsed.SIMULATOR_RULES)
   return {
     port: parsed.PORT,
     host: parsed.HOST,
@@ -127,5 +193,56 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     oauthTokenTtlSeconds: parsed.OAUTH_TOKEN_TTL_S,
     adminToken: parsed.ADMIN_TOKEN ?? null,
     tls: parsed.TLS_CERT && parsed.TLS_KEY ? { certFile: parsed.TLS_CERT, keyFile: parsed.TLS_KEY } : null,
+    rates,
+    simulatorDelayMs: parsed.SIMULATOR_DELAY_MS,
+    simulatorRules,
+    sendingPollMs: parsed.SENDING_POLL_MS,
+    alerts: {
+      smtpUrl: parsed.SMTP_URL ?? null,
+      from: parsed.ALERT_FROM ?? 'sms-mirror@localhost',
+      retryScheduleMs,
+    },
+    trustProxy: parsed.TRUST_PROXY
+      ? parsed.TRUST_PROXY.split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)
+      : null,
   }
+}
+
+function parseRates(raw: string | undefined): Config['rates'] {
+  const rates: Config['rates'] = { default: 100, byCallingCode: {} }
+  if (!raw) return rates
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    throw new ConfigError('SMS_RATES', 'not valid JSON; expected an object such as {"33":1,"44":1.5}')
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError('SMS_RATES', 'expected an object such as {"33":1,"44":1.5}')
+  }
+  for (const [code, credits] of Object.entries(value)) {
+    const hundredths = Math.round(Number(credits) * 100)
+    if (typeof credits !== 'number' || !(credits > 0) || Math.abs(credits * 100 - hundredths) > 1e-6) {
+      throw new ConfigError('SMS_RATES', `rate of "${code}" must be a number > 0 with at most 2 decimals`)
+    }
+    if (code === 'default') rates.default = hundredths
+    else if (/^\d{1,3}$/.test(code)) rates.byCallingCode[code] = hundredths
+    else
+      throw new ConfigError(
+        'SMS_RATES',
+        `"${code}" is not a country calling code (1 to 3 digits) nor "default"`,
+      )
+  }
+  return rates
+}
+
+function parseJsonList(variable: string, raw: string | undefined): unknown[] | null {
+  if (!raw) return null
+  try {
+    const value = JSON.parse(raw)
+    if (Array.isArray(value)) return value
+  } catch {}
+  throw new ConfigError(variable, 'expected a JSON list')
 }

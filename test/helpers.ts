@@ -86,7 +86,7 @@ export async function buildTestApp(t: Teardown, options: { credits?: number } = 
     secretBox: createSecretBox(TEST_SECRET),
     clock,
   }
-  const app = await buildApp(deps, { logger: false })
+  const app = await buildApp(deps, { logger: false, worker: false })
   t.teardown(() => app.close())
   const keys = await createKeys(app, owner.id, [
     { method: 'GET', path: '/*' },
@@ -95,6 +95,7 @@ export async function buildTestApp(t: Teardown, options: { credits?: number } = 
     { method: 'DELETE', path: '/*' },
   ])
   signingKeys.set(app, keys)
+  clocks.set(app, clock)
   return { app, deps, ownerId: owner.id, clock, keys }
 }
 
@@ -103,6 +104,16 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789'
 export type Keys = { applicationKey: string; applicationSecret: string; consumerKey: string }
 
 const signingKeys = new WeakMap<FastifyInstance, Keys>()
+/** The clock each test app runs on: signed calls stamp their requests with it. */
+const clocks = new WeakMap<FastifyInstance, Clock>()
+
+/** Another app on the same deps (a second replica): signed calls to it use the first one's keys and clock. */
+export function sameSigningAs(app: FastifyInstance, original: FastifyInstance): void {
+  const keys = signingKeys.get(original)
+  const clock = clocks.get(original)
+  if (keys) signingKeys.set(app, keys)
+  if (clock) clocks.set(app, clock)
+}
 
 /** An application and a validated consumer key with these rules, made through the admin API. */
 export async function createKeys(
@@ -169,7 +180,7 @@ export async function call(
   keys: Keys | null | undefined = signingKeys.get(app),
 ) {
   const body = payload === undefined ? '' : typeof payload === 'string' ? payload : JSON.stringify(payload)
-  const timestamp = Math.floor(Date.parse('2026-11-26T12:00:00Z') / 1000)
+  const timestamp = Math.floor((clocks.get(app)?.now() ?? new Date()).getTime() / 1000)
   const headers: Record<string, string> = keys ? signedHeaders(keys, method, url, body, timestamp) : {}
   if (body !== '') headers['content-type'] = 'application/json'
   const response = await app.inject({ method, url, headers, ...(body === '' ? {} : { payload: body }) })

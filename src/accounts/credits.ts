@@ -125,7 +125,7 @@ export class NotEnoughCredits extends Error {
 export async function spend(
   trx: Trx,
   input: { accountId: number; login: string | null; hundredths: number; reference?: string },
-): Promise<{ source: SpendSource; left: number }> {
+): Promise<{ source: SpendSource; left: number; alertThreshold?: number }> {
   const { accountId, login, hundredths } = input
   if (!Number.isInteger(hundredths) || hundredths <= 0) throw new Error(`spend: invalid amount ${hundredths}`)
   if (login !== null) {
@@ -136,7 +136,7 @@ export async function spend(
       .where('login', '=', login)
       .where('quota_status', '=', 'active')
       .where('quota_left', '>=', hundredths)
-      .returning('quota_left')
+      .returning(['quota_left', 'alert_threshold'])
       .executeTakeFirst()
     if (fromQuota) {
       await record(trx, {
@@ -146,7 +146,7 @@ export async function spend(
         quotaDelta: -hundredths,
         reference: input.reference ?? null,
       })
-      return { source: 'quota', left: fromQuota.quota_left }
+      return { source: 'quota', left: fromQuota.quota_left, alertThreshold: fromQuota.alert_threshold }
     }
     const user = await trx
       .selectFrom('sms_users')

@@ -6,10 +6,15 @@ import { AccountWithIAM } from '../accounts/schema.js'
 import { createAccount, getAccount, requireAccount } from '../accounts/service.js'
 import type { CredentialStore } from '../auth/credentials.js'
 import type { TokenStore } from '../auth/oauth.js'
+import { type SimulatorCarrier, validateRules } from '../carrier/simulator.js'
 import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
 import { ALL_OWNERS, type AppDeps } from '../deps.js'
 import { ApiError, conflict, notFound } from '../errors.js'
 import { ref } from '../schema-helpers.js'
+import { toIncoming } from '../sending/history.js'
+import { receiveIncoming } from '../sending/incoming.js'
+import { Incoming } from '../sending/schema.js'
+import { senderAdminRoutes } from '../sending/senders-admin-routes.js'
 import { invalid } from '../validation.js'
 
 const AccessRules = Type.Array(
@@ -33,7 +38,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
   deps: AppDeps
   store: CredentialStore
   tokens: TokenStore
-}> = async (app, { deps, store, tokens }) => {
+  simulator: SimulatorCarrier
+}> = async (app, { deps, store, tokens, simulator }) => {
   const adminToken = deps.config.adminToken
   const { db } = deps.database
   const tags = ['admin']
@@ -46,6 +52,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       throw new ApiError(401, 'You must login first: send Authorization: Bearer <ADMIN_TOKEN>')
     }
   })
+
+  await app.register(senderAdminRoutes, { deps })
 
   async function requireOwner(ownerId: number) {
     const owner = await db.selectFrom('owners').select('id').where('id', '=', ownerId).executeTakeFirst()
@@ -290,6 +298,67 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       await tokens.revokeServiceAccount(request.params.clientId)
       return null
+    },
+  )
+
+  app.post(
+    '/accounts/:serviceName/incoming',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Inject a received SMS (a reply) into an account, as a carrier would',
+        params: Type.Object({ serviceName: Type.String({ maxLength: 100 }) }),
+        body: Type.Object(
+          {
+            sender: Type.String({
+              maxLength: 32,
+              description: 'an international number such as +33601020304',
+            }),
+            message: Type.String({ minLength: 1, maxLength: 5000, description: '1 to 5000 characters' }),
+            tag: Type.Optional(Type.String({ maxLength: 20, description: 'at most 20 characters' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: ref(Incoming) },
+      },
+    },
+    async (request) => {
+      const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
+      return toIncoming(await receiveIncoming(db, account.id, request.body, deps.clock.now()))
+    },
+  )
+
+  app.get(
+    '/simulator/rules',
+    { schema: { tags, security, summary: 'Rules of the embedded carrier simulator' } },
+    async () => simulator.rules(),
+  )
+
+  app.put(
+    '/simulator/rules',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Replace the simulator rules (this process; also settable with SIMULATOR_RULES)',
+        body: Type.Array(
+          Type.Object({
+            receiver: Type.String({ description: 'regular expression matched against E.164 receivers' }),
+            steps: Type.Array(
+              Type.Object({
+                ptt: Type.Integer(),
+                dlr: Type.Integer(),
+                afterMs: Type.Integer({ minimum: 0 }),
+              }),
+            ),
+          }),
+        ),
+      },
+    },
+    async (request) => {
+      simulator.setRules(validateRules(request.body))
+      return simulator.rules()
     },
   )
 }

@@ -13,6 +13,122 @@ export interface Database {
   service_accounts: ServiceAccountsTable
   oauth_tokens: OauthTokensTable
   credit_ledger: CreditLedgerTable
+  senders: SendersTable
+  outgoing: OutgoingTable
+  outgoing_events: OutgoingEventsTable
+  carrier_steps: CarrierStepsTable
+  incoming: IncomingTable
+  blacklist: BlacklistTable
+  alerts: AlertsTable
+}
+
+/** 'none': this channel is not asked for; 'pending' until sent; 'sent'; 'failed' after the last try. */
+export type AlertChannelState = 'none' | 'pending' | 'sent' | 'failed'
+
+export interface AlertsTable {
+  id: Generated<number>
+  account_id: number
+  login: string
+  support: 'mail' | 'sms' | 'both'
+  email: string | null
+  number: string | null
+  /** Credits (not hundredths), as the user set it. */
+  threshold: number
+  /** Hundredths left when the alert was raised. */
+  quota_left: number
+  mail_state: AlertChannelState
+  sms_state: AlertChannelState
+  attempts: Generated<number>
+  next_attempt_at: Date
+  last_error: string | null
+  created_at: Date
+}
+
+export interface SendersTable {
+  account_id: number
+  sender: string
+  description: Generated<string>
+  reason: string | null
+  status: Generated<'disable' | 'enable' | 'refused' | 'waitingValidation'>
+  type: 'alpha' | 'numeric' | 'shortcode' | 'virtual' | null
+  referer: Generated<'custom' | 'domain' | 'line' | 'nic' | 'owner' | 'virtual'>
+  comment: string | null
+  validation_media: string | null
+  created_at: CreatedAt
+}
+
+/** Where an outgoing SMS is in its life: waiting for its send time, handed to the carrier, done. */
+export type OutgoingState = 'pending' | 'submitted' | 'final' | 'cancelled'
+
+export interface OutgoingTable {
+  id: Generated<number>
+  account_id: number
+  /** null: sent from the account (POST /sms/{serviceName}/jobs). */
+  login: string | null
+  batch_id: string
+  message_id: string | null
+  sender: string
+  receiver: string
+  message: string
+  message_length: number
+  number_of_sms: number
+  coding: '7bits' | 'unicode'
+  /** Hundredths of a credit spent for this SMS. */
+  credits: number
+  spend_source: 'quota' | 'account'
+  tag: Generated<string>
+  class: string | null
+  priority: string | null
+  no_stop_clause: Generated<boolean>
+  sender_for_response: Generated<boolean>
+  /** Minutes the send was deferred by. */
+  differed_delivery: Generated<number>
+  send_at: Date
+  expires_at: Date | null
+  state: Generated<OutgoingState>
+  ptt: Generated<number>
+  delivery_receipt: Generated<number>
+  tariff_code: Generated<string>
+  created_at: Date
+  sent_at: Date | null
+  delivered_at: Date | null
+}
+
+export interface OutgoingEventsTable {
+  id: Generated<number>
+  outgoing_id: number
+  account_id: number
+  login: string | null
+  ptt: number
+  dlr: number
+  created_at: Date
+}
+
+export interface CarrierStepsTable {
+  id: Generated<number>
+  outgoing_id: number
+  due_at: Date
+  ptt: number
+  dlr: number
+}
+
+export interface IncomingTable {
+  id: Generated<number>
+  account_id: number
+  login: string | null
+  sender: string
+  message: string
+  tag: Generated<string>
+  credits: Generated<number>
+  created_at: Date
+}
+
+export interface BlacklistTable {
+  account_id: number
+  number: string
+  batch_id: string | null
+  sms_outgoing_id: number | null
+  created_at: Date
 }
 
 /**
@@ -142,6 +258,7 @@ export interface SmsUsersTable {
 
 export type ApplicationRow = Selectable<ApplicationsTable>
 export type CredentialRow = Selectable<CredentialsTable>
+export type OutgoingRow = Selectable<OutgoingTable>
 export type AccountRow = Selectable<AccountsTable>
 export type NewAccount = Insertable<AccountsTable>
 export type AccountUpdate = Updateable<AccountsTable>

@@ -51,7 +51,7 @@ t.test(
     await updateUserSettings(db, box, ALL_OWNERS, 'sms-spend-1', 'spender1', {
       quotaInformations: { quotaStatus: 'active', quotaLeft: 2 },
     })
-    t.same(await spendOne(id, 'spender1', 150), { source: 'quota', left: 50 })
+    t.same(await spendOne(id, 'spender1', 150), { source: 'quota', left: 50, alertThreshold: -1 })
     await t.rejects(spendOne(id, 'spender1', 51), {
       message: "Not enough credits: the user's quota has 0.5 credits left, 0.51 needed",
     })

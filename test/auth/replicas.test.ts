@@ -1,14 +1,15 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { admin, buildTestApp, call, usingPostgres } from '../helpers.js'
+import { admin, buildTestApp, call, sameSigningAs, usingPostgres } from '../helpers.js'
 
 t.test(
   'a key revoked on one replica is refused by the other at once',
   { skip: usingPostgres ? false : 'needs PostgreSQL: replicas hear revocations through LISTEN/NOTIFY' },
   async (t) => {
     const { app: first, deps, keys } = await buildTestApp(t)
-    const second = await buildApp(deps, { logger: false })
+    const second = await buildApp(deps, { logger: false, worker: false })
     t.teardown(() => second.close())
+    sameSigningAs(second, first)
 
     t.equal(
       (await call(second, 'GET', '/1.0/sms', undefined, keys)).status,
@@ -31,8 +32,9 @@ t.test(
   { skip: usingPostgres ? false : 'needs PostgreSQL: replicas hear revocations through LISTEN/NOTIFY' },
   async (t) => {
     const { app: first, deps, ownerId } = await buildTestApp(t)
-    const second = await buildApp(deps, { logger: false })
+    const second = await buildApp(deps, { logger: false, worker: false })
     t.teardown(() => second.close())
+    sameSigningAs(second, first)
     const account = await admin(first, 'POST', '/admin/v1/service-accounts', {
       owner: ownerId,
       accessRules: [{ method: 'GET', path: '/*' }],

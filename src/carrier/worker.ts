@@ -1,0 +1,163 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Db } from '../db/index.js'
+import type { Clock } from '../deps.js'
+import { applyStatus, DLR_FAILED, lockOutgoing, PTT_EXPIRED } from '../sending/status.js'
+import type { Carrier } from './simulator.js'
+
+const BATCH = 500
+
+/**
+ * Moves messages through their life, in every replica: hands due messages to the carrier and applies
+ * the carrier's due status reports. Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share
+ * the work; everything happens in short transactions, nothing waits inside one.
+ */
+export class SendingWorker {
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<void> | null = null
+  private again = false
+  private stopped = true
+
+  constructor(
+    private readonly db: Db,
+    private readonly carrier: Carrier,
+    private readonly clock: Clock,
+    private readonly log: FastifyBaseLogger,
+    private readonly pollMs: number,
+  ) {}
+
+  start(): void {
+    this.stopped = false
+    this.schedule(0)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.running
+  }
+
+  /** Something became due (a send was accepted): run soon rather than at the next poll. */
+  nudge(): void {
+    if (this.stopped) return
+    if (this.running) this.again = true
+    else this.schedule(0)
+  }
+
+  private schedule(ms: number) {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.loop(), ms)
+    this.timer.unref?.()
+  }
+
+  private async loop(): Promise<void> {
+    this.timer = null
+    this.running = this.runOnce()
+      .then(() => undefined)
+      .catch((err) => this.log.error({ err }, 'sending worker run failed; retrying at the next poll'))
+    await this.running
+    this.running = null
+    if (this.stopped) return
+    const more = this.again
+    this.again = false
+    this.schedule(more ? 0 : this.pollMs)
+  }
+
+  /** One pass over due work; returns how many messages and reports were processed. Tests call it. */
+  async runOnce(): Promise<number> {
+    let total = 0
+    for (;;) {
+      const done = (await this.submitDue()) + (await this.applyDueSteps()) + (await this.expireOverdue())
+      total += done
+      if (done === 0) return total
+    }
+  }
+
+  private async submitDue(): Promise<number> {
+    const now = this.clock.now()
+    return this.db.transaction().execute(async (trx) => {
+      const due = await trx
+        .selectFrom('outgoing')
+        .selectAll()
+        .where('state', '=', 'pending')
+        .where('send_at', '<=', now)
+        .orderBy('send_at')
+        .limit(BATCH)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      if (due.length === 0) return 0
+      const expired = due.filter((row) => row.expires_at && row.expires_at.getTime() <= now.getTime())
+      const live = due.filter((row) => !expired.includes(row))
+      for (const row of expired) await applyStatus(trx, row, { ptt: PTT_EXPIRED, dlr: DLR_FAILED }, now)
+      if (live.length > 0) {
+        await trx
+          .updateTable('outgoing')
+          .set({ state: 'submitted', sent_at: now })
+          .where(
+            'id',
+            'in',
+            live.map((row) => row.id),
+          )
+          .execute()
+        await this.carrier.submit(
+          trx,
+          live.map((row) => ({ ...row, state: 'submitted' as const, sent_at: now })),
+          now,
+        )
+      }
+      return due.length
+    })
+  }
+
+  private async applyDueSteps(): Promise<number> {
+    const now = this.clock.now()
+    return this.db.transaction().execute(async (trx) => {
+      const steps = await trx
+        .selectFrom('carrier_steps')
+        .selectAll()
+        .where('due_at', '<=', now)
+        .orderBy('due_at')
+        .orderBy('id')
+        .limit(BATCH)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      if (steps.length === 0) return 0
+      await trx
+        .deleteFrom('carrier_steps')
+        .where(
+          'id',
+          'in',
+          steps.map((s) => s.id),
+        )
+        .execute()
+      const rows = await lockOutgoing(trx, [...new Set(steps.map((s) => s.outgoing_id))])
+      for (const step of steps) {
+        const row = rows.get(step.outgoing_id)
+        if (!row) continue
+        rows.set(row.id, await applyStatus(trx, row, step, now))
+      }
+      return steps.length
+    })
+  }
+
+  /** Messages the carrier has not delivered within their validity period end as ptt 8 (expired). */
+  private async expireOverdue(): Promise<number> {
+    const now = this.clock.now()
+    return this.db.transaction().execute(async (trx) => {
+      const overdue = await trx
+        .selectFrom('outgoing')
+        .selectAll()
+        .where('state', '=', 'submitted')
+        .where('expires_at', '<=', now)
+        .orderBy('id')
+        .limit(BATCH)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      for (const row of overdue) await applyStatus(trx, row, { ptt: PTT_EXPIRED, dlr: DLR_FAILED }, now)
+      return overdue.length
+    })
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * SMS length arithmetic: which encoding a message needs, how many characters it costs and how many
+ * parts (SMS) it is sent as. Pure functions, no dependencies.
+ *
+ * - 7-bit (GSM 03.38 default alphabet): 160 septets in a single SMS, 153 per part once concatenated
+ *   (the user data header takes 7). Characters of the extension table are sent as ESC + char and cost
+ *   2 septets; an escape pair is never cut between two parts.
+ * - Unicode (UCS-2): 70 UTF-16 code units in a single SMS, 67 per part. A character outside the Basic
+ *   Multilingual Plane (an emoji…) is a surrogate pair: it costs 2 and, like an escape pair, is never
+ *   cut between two parts.
+ * - Commercial messages (`noStopClause: false`) get OVH's STOP mention appended, which costs
+ *   {@link STOP_CLAUSE_LENGTH} characters. That is where the figures of OVH's guide come from:
+ *   160 − 11 = 149 characters for a one-part 7-bit message, 70 − 11 = 59 for a Unicode one. (The
+ *   guide's "153 next" / "70" describe the raw part sizes; concatenated Unicode parts hold 67 code
+ *   units like in every other implementation, so this module uses 153 / 67.)
+ */
+
+export type Encoding = '7bits' | 'unicode'
+
+export type MessageAnalysis = {
+  /** `7bits` when every character is in the GSM 03.38 alphabet (basic or extension), else `unicode`. */
+  encoding: Encoding
+  /**
+   * Length of what is sent: septets (7-bit) or UTF-16 code units (Unicode), the STOP mention's
+   * {@link STOP_CLAUSE_LENGTH} characters included when it applies. Counting the mention here keeps
+   * `characters` comparable with `maxCharactersPerPart`, which is the raw capacity of a part.
+   */
+  characters: number
+  /** Number of SMS the message is sent as; 0 for an empty message (callers reject empty messages). */
+  parts: number
+  /** Capacity of one part: 160 / 70 when the message fits in a single SMS, 153 / 67 when it is split. */
+  maxCharactersPerPart: number
+}
+
+/** Characters the STOP mention of commercial messages costs. */
+export const STOP_CLAUSE_LENGTH = 11
+
+export const LIMITS = {
+  '7bits': { single: 160, multipart: 153 },
+  unicode: { single: 70, multipart: 67 },
+} as const satisfies Record<Encoding, { single: number; multipart: number }>
+
+/** GSM 03.38 default alphabet, in table order (0x00–0x7F); 0x1B (ESC) is not a character. */
+export const GSM_BASIC_CHARACTERS: readonly string[] = [
+  ...'@£$¥èéùìòÇ\nØø\rÅå',
+  ...'Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ',
+  ...' !"#¤%&\'()*+,-./',
+  ...'0123456789:;<=>?',
+  ...'¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§',
+  ...'¿abcdefghijklmnopqrstuvwxyzäöñüà',
+]
+
+/** GSM 03.38 extension table: each is sent as ESC + character, 2 septets. */
+export const GSM_EXTENSION_CHARACTERS: readonly string[] = [...'\f^{}\\[~]|€']
+
+const BASIC = new Set(GSM_BASIC_CHARACTERS)
+const EXTENSION = new Set(GSM_EXTENSION_CHARACTERS)
+
+/** Septets a character costs in the GSM 7-bit alphabet: 1 (basic), 2 (extension) or null (not GSM). */
+export function gsmSeptets(character: string): 1 | 2 | null {
+  if (BASIC.has(character)) return 1
+  if (EXTENSION.has(character)) return 2
+  return null
+}
+
+/** True when the whole message can be sent in the GSM 7-bit alphabet. */
+export function isGsm7(message: string): boolean {
+  for (const character of message) if (gsmSeptets(character) === null) return false
+  return true
+}
+
+/**
+ * Encoding, length and number of parts of a message, as `POST /sms/estimate` reports them.
+ * An empty message gives `parts: 0` (and `characters: 0`, without the STOP mention): there is
+ * nothing to send, and callers reject it.
+ */
+export function analyse(message: string, options: { noStopClause: boolean }): MessageAnalysis {
+  const encoding: Encoding = isGsm7(message) ? '7bits' : 'unicode'
+  const limits = LIMITS[encoding]
+  if (message === '') {
+    return { encoding, characters: 0, parts: 0, maxCharactersPerPart: limits.single }
+  }
+
+  // Cost of each unsplittable unit, in order: a character (escape and surrogate pairs stay whole),
+  // then the STOP mention, one unit per (GSM basic) character.
+  const units: number[] = []
+  for (const character of message) {
+    units.push(encoding === '7bits' ? (gsmSeptets(character) as number) : character.length)
+  }
+  if (!options.noStopClause) for (let i = 0; i < STOP_CLAUSE_LENGTH; i++) units.push(1)
+
+  const characters = units.reduce((sum, cost) => sum + cost, 0)
+  if (characters <= limits.single) {
+    return { encoding, characters, parts: 1, maxCharactersPerPart: limits.single }
+  }
+  let parts = 1
+  let used = 0
+  for (const cost of units) {
+    if (used + cost > limits.multipart) {
+      parts++
+      used = 0
+    }
+    used += cost
+  }
+  return { encoding, characters, parts, maxCharactersPerPart: limits.multipart }
+}

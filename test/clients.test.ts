@@ -62,7 +62,8 @@ const { database, config } = await createTestDatabase(t)
 const owner = await createOwner(database.db, 'acme')
 await createAccount(database.db, { ownerId: owner.id, serviceName: SERVICE, credits: 200 })
 const deps: AppDeps = {
-  config: { ...config, adminToken: ADMIN_TOKEN },
+  // The simulator delivers quickly, and the sending worker polls often: a client reads ptt 4 soon.
+  config: { ...config, adminToken: ADMIN_TOKEN, simulatorDelayMs: 100, sendingPollMs: 20 },
   database,
   secretBox: createSecretBox(TEST_SECRET),
   clock: systemClock,
@@ -418,3 +419,42 @@ t.test(
     t.match(after, { ok: true, value: { creditsLeft: 200, creditsHoldByQuota: 0, userQuantityWithQuota: 0 } })
   },
 )
+
+t.test('the official client sends as a user and reads the message back delivered (ptt 4)', async (t) => {
+  const accountRow = await database.db
+    .selectFrom('accounts')
+    .select('id')
+    .where('service_name', '=', SERVICE)
+    .executeTakeFirstOrThrow()
+  await database.db
+    .insertInto('senders')
+    .values({ account_id: accountRow.id, sender: 'ACME', status: 'enable', type: 'alpha' })
+    .execute()
+  const users = `/sms/${SERVICE}/users`
+  const [created, sent] = await runClient('@ovhcloud/node-ovh', signedConfig('@ovhcloud/node-ovh', keys), [
+    ['POST', users, { login: 'sender0001', password: 'abcd1234' }],
+    [
+      'POST',
+      `${users}/sender0001/jobs`,
+      { message: 'Bonjour ✓', receivers: ['+33601020304'], sender: 'ACME' },
+    ],
+  ])
+  t.same(created, ok(null))
+  t.match(sent, {
+    ok: true,
+    value: { validReceivers: ['+33601020304'], invalidReceivers: [], totalCreditsRemoved: 1 },
+  })
+  const id = (sent as { value: { ids: number[] } }).value.ids[0]
+  let read: Result | undefined
+  for (let i = 0; i < 50; i++) {
+    ;[read] = await runClient('ovh', signedConfig('ovh', keys), [
+      ['GET', `${users}/sender0001/outgoing/${id}`],
+    ])
+    if (read?.ok && (read.value as { ptt: number }).ptt === 4) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.match(read, {
+    ok: true,
+    value: { id, ptt: 4, deliveryReceipt: 1, receiver: '+33601020304', message: 'Bonjour ✓' },
+  })
+})

@@ -330,3 +330,25 @@ t.test('estimate', async (t) => {
   })
   t.same(body, { characters: 1, charactersClass: '7bits', maxCharactersPerPart: 160, parts: 1 })
 })
+
+t.test('concurrent sends never overspend a quota', async (t) => {
+  await call(app, 'POST', `${base}/users`, { login: 'racer002', password: 'abcd1234' })
+  await call(app, 'PUT', `${base}/users/racer002`, {
+    quotaInformations: { quotaStatus: 'active', quotaLeft: 20 },
+  })
+  const responses = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      call(app, 'POST', `${base}/users/racer002/jobs`, {
+        message: 'race',
+        receivers: [`+336${String(10000000 + i).padStart(8, '0')}`],
+        sender: 'ACME',
+      }),
+    ),
+  )
+  t.equal(responses.filter((r) => r.status === 200).length, 20)
+  t.ok(responses.every((r) => r.status === 200 || r.status === 400))
+  const user = (await call(app, 'GET', `${base}/users/racer002`)).body
+  t.equal(user.quotaInformations.quotaLeft, 0)
+  const rows = await db.selectFrom('outgoing').select('id').where('login', '=', 'racer002').execute()
+  t.equal(rows.length, 20, 'one row per accepted send, none for refused ones')
+})

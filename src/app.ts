@@ -18,11 +18,16 @@ import { validationPage } from './auth/validation-page.js'
 import { defaultRules, SimulatorCarrier, validateRules } from './carrier/simulator.js'
 import { SendingWorker } from './carrier/worker.js'
 import type { AppDeps, Scope } from './deps.js'
+import { CallbackDispatcher } from './dlr/dispatcher.js'
+import { CALLBACK_CHANNEL } from './dlr/outbox.js'
 import { PttDetails, PttDurationTypeEnum } from './dlr/ptt.js'
 import { pttRoutes } from './dlr/routes.js'
+import { createCallbackAgent } from './dlr/ssrf.js'
 import { installErrorHandlers, OVH_ERROR_CLASS } from './errors.js'
 import { loggerOptions } from './logging.js'
+import { Metrics, metricsPlugin } from './metrics.js'
 import { openApiOptions } from './openapi.js'
+import { Blacklist, blacklistRoutes } from './sending/blacklist-routes.js'
 import { estimateModels, estimateRoutes } from './sending/estimate-routes.js'
 import { http2smsRoutes } from './sending/http2sms.js'
 import { messageRoutes } from './sending/routes.js'
@@ -39,6 +44,8 @@ declare module 'fastify' {
     sendingWorker: SendingWorker
     /** Sends limit alerts (mail, SMS) raised by sends. */
     alertDispatcher: AlertDispatcher
+    /** Calls callback URLs from the callback_deliveries outbox. */
+    callbackDispatcher: CallbackDispatcher
   }
   interface FastifyRequest {
     /** The accounts this request may reach. */
@@ -52,6 +59,8 @@ export const API_PREFIXES = ['/1.0', '/v1'] as const
 export type BuildAppOptions = {
   /** Overrides the logger (tests pass `false`, or a stream to read what was logged). */
   logger?: FastifyServerOptions['logger']
+  /** Metrics registry to expose (tests may pass their own). */
+  metrics?: Metrics
   /** false: do not run the sending worker in the background (tests call `app.sendingWorker.runOnce()`). */
   worker?: boolean
   /** PEM key and certificate: serve HTTPS (the official OVH Node client only speaks HTTPS). */
@@ -71,6 +80,8 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
 
   installErrorHandlers(app)
   installRawJsonParser(app)
+  const metrics = options.metrics ?? new Metrics({ defaultMetrics: true })
+  await app.register(metricsPlugin, { metrics })
   const models = [
     ...userModels,
     ...accountModels,
@@ -80,6 +91,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     ...estimateModels,
     ...sendingModels,
     ...senderModels,
+    Blacklist,
   ]
   for (const model of models) {
     app.addSchema(model)
@@ -96,12 +108,52 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       ? validateRules(deps.config.simulatorRules, 'SIMULATOR_RULES')
       : defaultRules(deps.config.simulatorDelayMs),
   )
+  const callbackAgent = createCallbackAgent({
+    allowPrivate: deps.config.callbacks.allowPrivate,
+    connectTimeoutMs: deps.config.callbacks.timeoutMs,
+    requestTimeoutMs: deps.config.callbacks.timeoutMs,
+  })
+  const callbacks = new CallbackDispatcher(
+    deps.database.db,
+    callbackAgent,
+    deps.clock,
+    app.log,
+    {
+      concurrency: deps.config.callbacks.concurrency,
+      scheduleMs: deps.config.callbacks.scheduleMs,
+      timeoutMs: deps.config.callbacks.timeoutMs,
+      pollMs: deps.database.listen ? 5000 : 250,
+    },
+    (outcome, seconds) => {
+      metrics.countCallbackDelivery(outcome)
+      metrics.observeCallbackAttempt(seconds)
+    },
+  )
+  metrics.setQueueStats(() => callbacks.queueStats())
+  app.decorate('callbackDispatcher', callbacks)
+  if (options.worker !== false && deps.config.callbacks.dispatcherEnabled) {
+    app.addHook('onReady', async () => {
+      callbacks.start()
+      if (deps.database.listen) {
+        const stopListening = await deps.database.listen(
+          CALLBACK_CHANNEL,
+          () => callbacks.nudge(),
+          () => callbacks.nudge(),
+        )
+        app.addHook('preClose', stopListening)
+      }
+    })
+    app.addHook('preClose', () => callbacks.stop())
+  }
+  app.addHook('onClose', async () => callbackAgent.close())
+
   const worker = new SendingWorker(
     deps.database.db,
     simulator,
     deps.clock,
     app.log,
     deps.config.sendingPollMs,
+    () => callbacks.nudge(),
   )
   app.decorate('sendingWorker', worker)
   if (options.worker !== false) {
@@ -179,6 +231,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
         await api.register(accountRoutes, { deps })
         await api.register(userRoutes, { deps })
         await api.register(senderRoutes, { deps })
+        await api.register(blacklistRoutes, { deps })
         await api.register(estimateRoutes)
         await api.register(messageRoutes, { deps, sending, level: 'user' })
         await api.register(messageRoutes, { deps, sending, level: 'account' })
@@ -186,7 +239,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       { prefix },
     )
   }
-  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store, tokens, simulator })
+  await app.register(adminRoutes, { prefix: '/admin/v1', deps, store, tokens, simulator, callbacks })
   await app.register(tokenRoute, { tokens })
   await app.register(http2smsRoutes, { deps, sending })
   await app.register(validationPage, { db: deps.database.db })

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import Value from 'typebox/value'
 import { DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from './alerts/dispatcher.js'
+import { DEFAULT_CALLBACK_SCHEDULE_MS, parseDurations } from './dlr/backoff.js'
 
 /**
  * Environment variables understood by sms-mirror. Every value arrives as a string; the schema
@@ -82,6 +83,29 @@ const EnvSchema = Type.Object({
       description: 'waits between tries of a limit alert, e.g. 1m,5m,30m,2h,6h (units ms, s, m, h)',
     }),
   ),
+  DISPATCHER_ENABLED: Type.Enum(['true', 'false'], {
+    default: 'true',
+    description: 'true or false: run the DLR callback dispatcher in this process',
+  }),
+  DISPATCHER_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 50,
+    description: 'callback requests in flight at most (1 to 1000)',
+  }),
+  CALLBACK_RETRY_SCHEDULE: Type.Optional(
+    Type.String({ description: 'waits between callback attempts, e.g. 5s,5m,30m,2h,5h,10h,14h,20h,24h' }),
+  ),
+  CALLBACK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 120_000,
+    default: 10_000,
+    description: 'bound on one callback attempt in milliseconds (100 to 120000)',
+  }),
+  CALLBACK_ALLOW_PRIVATE: Type.Enum(['true', 'false'], {
+    default: 'false',
+    description: 'true or false: allow callback URLs resolving to loopback/private/link-local addresses',
+  }),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
   ),
@@ -120,6 +144,13 @@ export type Config = {
   sendingPollMs: number
   trustProxy: string[] | null
   alerts: { smtpUrl: string | null; from: string; retryScheduleMs: number[] }
+  callbacks: {
+    dispatcherEnabled: boolean
+    concurrency: number
+    scheduleMs: number[]
+    timeoutMs: number
+    allowPrivate: boolean
+  }
 }
 
 export class ConfigError extends Error {
@@ -170,6 +201,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (parsed.SMTP_URL && !parsed.ALERT_FROM) {
     throw new ConfigError('ALERT_FROM', 'required when SMTP_URL is set (the From of limit-alert e-mails)')
   }
+  let callbackScheduleMs = [...DEFAULT_CALLBACK_SCHEDULE_MS]
+  if (parsed.CALLBACK_RETRY_SCHEDULE) {
+    try {
+      callbackScheduleMs = parseDurations(parsed.CALLBACK_RETRY_SCHEDULE)
+    } catch (error) {
+      throw new ConfigError('CALLBACK_RETRY_SCHEDULE', (error as Error).message)
+    }
+  }
   let retryScheduleMs = [...DEFAULT_RETRY_SCHEDULE_MS]
   if (parsed.ALERT_RETRY_SCHEDULE) {
     try {
@@ -197,6 +236,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     simulatorDelayMs: parsed.SIMULATOR_DELAY_MS,
     simulatorRules,
     sendingPollMs: parsed.SENDING_POLL_MS,
+    callbacks: {
+      dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
+      concurrency: parsed.DISPATCHER_CONCURRENCY,
+      scheduleMs: callbackScheduleMs,
+      timeoutMs: parsed.CALLBACK_TIMEOUT_MS,
+      allowPrivate: parsed.CALLBACK_ALLOW_PRIVATE === 'true',
+    },
     alerts: {
       smtpUrl: parsed.SMTP_URL ?? null,
       from: parsed.ALERT_FROM ?? 'sms-mirror@localhost',

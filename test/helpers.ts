@@ -71,7 +71,10 @@ export type TestApp = {
 }
 
 /** The app on a fresh database with one owner and one account (SERVICE, 200 credits). */
-export async function buildTestApp(t: Teardown, options: { credits?: number } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  t: Teardown,
+  options: { credits?: number; config?: Partial<Config> } = {},
+): Promise<TestApp> {
   const { database, config } = await createTestDatabase(t)
   const owner = await createOwner(database.db, 'acme')
   await createAccount(database.db, {
@@ -81,7 +84,7 @@ export async function buildTestApp(t: Teardown, options: { credits?: number } = 
   })
   const clock = manualClock()
   const deps: AppDeps = {
-    config: { ...config, adminToken: ADMIN_TOKEN },
+    config: { ...config, adminToken: ADMIN_TOKEN, ...options.config },
     database,
     secretBox: createSecretBox(TEST_SECRET),
     clock,

@@ -9,6 +9,8 @@ import type { TokenStore } from '../auth/oauth.js'
 import { type SimulatorCarrier, validateRules } from '../carrier/simulator.js'
 import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
 import { ALL_OWNERS, type AppDeps } from '../deps.js'
+import { callbackAdminRoutes } from '../dlr/admin-routes.js'
+import type { CallbackDispatcher } from '../dlr/dispatcher.js'
 import { ApiError, conflict, notFound } from '../errors.js'
 import { ref } from '../schema-helpers.js'
 import { toIncoming } from '../sending/history.js'
@@ -39,7 +41,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
   store: CredentialStore
   tokens: TokenStore
   simulator: SimulatorCarrier
-}> = async (app, { deps, store, tokens, simulator }) => {
+  callbacks: CallbackDispatcher
+}> = async (app, { deps, store, tokens, simulator, callbacks }) => {
   const adminToken = deps.config.adminToken
   const { db } = deps.database
   const tags = ['admin']
@@ -54,6 +57,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
   })
 
   await app.register(senderAdminRoutes, { deps })
+  await app.register(callbackAdminRoutes, { deps, onReplay: () => callbacks.nudge() })
 
   async function requireOwner(ownerId: number) {
     const owner = await db.selectFrom('owners').select('id').where('id', '=', ownerId).executeTakeFirst()

@@ -23,6 +23,8 @@ export class SendingWorker {
     private readonly clock: Clock,
     private readonly log: FastifyBaseLogger,
     private readonly pollMs: number,
+    /** Called after a run that changed something (status changes may have queued callbacks). */
+    private readonly onProgress: () => void = () => {},
   ) {}
 
   start(): void {
@@ -53,7 +55,9 @@ export class SendingWorker {
   private async loop(): Promise<void> {
     this.timer = null
     this.running = this.runOnce()
-      .then(() => undefined)
+      .then((done) => {
+        if (done > 0) this.onProgress()
+      })
       .catch((err) => this.log.error({ err }, 'sending worker run failed; retrying at the next poll'))
     await this.running
     this.running = null

@@ -20,6 +20,31 @@ export interface Database {
   incoming: IncomingTable
   blacklist: BlacklistTable
   alerts: AlertsTable
+  callback_deliveries: CallbackDeliveriesTable
+}
+
+/**
+ * pending: to call (again) at next_attempt_at; delivered: a 2xx answered; gone: 410, not retried;
+ * failed: a permanent refusal, a blocked address or the last retry spent (dead letter, replayable).
+ */
+export type DeliveryStatus = 'pending' | 'delivered' | 'gone' | 'failed'
+
+export interface CallbackDeliveriesTable {
+  id: Generated<number>
+  account_id: number
+  login: string | null
+  kind: 'dlr' | 'stop'
+  /** The SMS reported on (dlr); deliveries of one SMS go out in id order. */
+  outgoing_id: number | null
+  /** The callback URL with our parameters appended. */
+  url: string
+  status: Generated<DeliveryStatus>
+  attempts: Generated<number>
+  next_attempt_at: Date
+  last_status: number | null
+  last_error: string | null
+  created_at: Date
+  delivered_at: Date | null
 }
 
 /** 'none': this channel is not asked for; 'pending' until sent; 'sent'; 'failed' after the last try. */

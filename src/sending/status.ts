@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely'
 import { refund } from '../accounts/credits.js'
 import type { Database } from '../db/index.js'
 import type { OutgoingRow } from '../db/schema.js'
+import { enqueueStatusCallback } from '../dlr/outbox.js'
 
 /** DLR ids after which an SMS's state can no longer change. */
 export const FINAL_DLR = new Set([1, 2, 16])
@@ -40,6 +41,7 @@ export async function applyStatus(
     .set({ ptt, delivery_receipt: dlr, state: next.state, delivered_at: next.delivered_at })
     .where('id', '=', outgoing.id)
     .execute()
+  await enqueueStatusCallback(trx, outgoing, { ptt, dlr }, now)
   await trx
     .insertInto('outgoing_events')
     .values({

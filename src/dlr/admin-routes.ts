@@ -1,0 +1,100 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { requireAccount } from '../accounts/service.js'
+import { ALL_OWNERS, type AppDeps } from '../deps.js'
+import { notFound } from '../errors.js'
+
+const Delivery = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String(),
+  login: Type.Union([Type.String(), Type.Null()]),
+  outgoingId: Type.Union([Type.Integer(), Type.Null()]),
+  url: Type.String(),
+  status: Type.String(),
+  attempts: Type.Integer(),
+  nextAttemptAt: Type.String({ format: 'date-time' }),
+  lastStatus: Type.Union([Type.Integer(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  deliveredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+})
+
+/** Dead letters and replays of callback deliveries; registered inside adminRoutes (ADMIN_TOKEN). */
+export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onReplay: () => void }> = async (
+  app,
+  { deps, onReplay },
+) => {
+  const { db } = deps.database
+  const tags = ['admin']
+  const security = [{ adminToken: [] }]
+
+  app.get(
+    '/accounts/:serviceName/callbacks',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Callback deliveries of an account, newest first (status=failed: the dead letters)',
+        params: Type.Object({ serviceName: Type.String({ maxLength: 100 }) }),
+        querystring: Type.Object({
+          status: Type.Optional(
+            Type.Enum(['pending', 'delivered', 'gone', 'failed'], {
+              description: 'one of pending, delivered, gone, failed',
+            }),
+          ),
+          limit: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 10000, description: '1 to 10000, default 1000' }),
+          ),
+        }),
+        response: { 200: Type.Array(Delivery) },
+      },
+    },
+    async (request) => {
+      const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
+      let query = db.selectFrom('callback_deliveries').selectAll().where('account_id', '=', account.id)
+      if (request.query.status) query = query.where('status', '=', request.query.status)
+      const rows = await query
+        .orderBy('id', 'desc')
+        .limit(request.query.limit ?? 1000)
+        .execute()
+      return rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        login: r.login,
+        outgoingId: r.outgoing_id,
+        url: r.url,
+        status: r.status,
+        attempts: r.attempts,
+        nextAttemptAt: r.next_attempt_at.toISOString(),
+        lastStatus: r.last_status,
+        lastError: r.last_error,
+        createdAt: r.created_at.toISOString(),
+        deliveredAt: r.delivered_at?.toISOString() ?? null,
+      }))
+    },
+  )
+
+  app.post(
+    '/callbacks/:id/replay',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Deliver a callback again from scratch (a dead letter, or any other)',
+        params: Type.Object({ id: Type.Integer({ minimum: 1, description: 'a delivery id' }) }),
+        response: { 200: Type.Object({ id: Type.Integer(), status: Type.String() }) },
+      },
+    },
+    async (request) => {
+      const updated = await db
+        .updateTable('callback_deliveries')
+        .set({ status: 'pending', attempts: 0, next_attempt_at: deps.clock.now(), last_error: null })
+        .where('id', '=', request.params.id)
+        .returning(['id', 'status'])
+        .executeTakeFirst()
+      if (!updated) throw notFound(`The callback delivery ${request.params.id} does not exist`)
+      onReplay()
+      return updated
+    },
+  )
+}

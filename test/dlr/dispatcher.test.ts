@@ -1,0 +1,256 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { admin, buildTestApp, call, SERVICE } from '../helpers.js'
+
+/** A real callback receiver on 127.0.0.1 whose answer per call is decided by `behaviour`. */
+async function receiver(behaviour: (n: number, req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  const calls: URL[] = []
+  const server = http.createServer((req, res) => {
+    calls.push(new URL(req.url ?? '/', 'http://127.0.0.1'))
+    behaviour(calls.length, req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return { calls, url: (path: string) => `http://127.0.0.1:${port}${path}` }
+}
+
+const { app, deps, clock } = await buildTestApp(t, {
+  credits: 1000,
+  config: {
+    callbacks: {
+      dispatcherEnabled: true,
+      concurrency: 10,
+      scheduleMs: [1000, 2000, 4000],
+      timeoutMs: 300,
+      allowPrivate: true,
+    },
+  },
+})
+const { db } = deps.database
+const account = await db
+  .selectFrom('accounts')
+  .select('id')
+  .where('service_name', '=', SERVICE)
+  .executeTakeFirstOrThrow()
+await db
+  .insertInto('senders')
+  .values({ account_id: account.id, sender: 'ACME', status: 'enable', type: 'alpha' })
+  .execute()
+
+let userCount = 0
+/** A user whose callBack is `url`, and one SMS sent by it; returns its id. */
+async function sendWithCallback(url: string): Promise<{ id: number; login: string }> {
+  const login = `dlruser${++userCount}`
+  await call(app, 'POST', `/1.0/sms/${SERVICE}/users`, { login, password: 'abcd1234' })
+  await call(app, 'PUT', `/1.0/sms/${SERVICE}/users/${login}`, { callBack: url })
+  const sent = await call(app, 'POST', `/1.0/sms/${SERVICE}/users/${login}/jobs`, {
+    message: 'hello',
+    receivers: ['+33601020304'],
+    sender: 'ACME',
+  })
+  return { id: sent.body.ids[0], login }
+}
+
+const deliverAll = async () => {
+  await app.sendingWorker.runOnce()
+  while ((await app.callbackDispatcher.runOnce()) > 0) {}
+}
+const deliveries = (outgoingId: number) =>
+  db
+    .selectFrom('callback_deliveries')
+    .selectAll()
+    .where('outgoing_id', '=', outgoingId)
+    .orderBy('id')
+    .execute()
+
+t.test('a receiver that acks gets ptt 3 then ptt 4, its own query kept, in order', async (t) => {
+  const rx = await receiver((_n, _req, res) => res.end('ok'))
+  const { id } = await sendWithCallback(rx.url('/dlr?token=abc&x=1'))
+  await deliverAll()
+  clock.advance(1000)
+  await deliverAll()
+  t.equal(rx.calls.length, 2)
+  const [first, second] = rx.calls
+  t.equal(first?.searchParams.get('token'), 'abc', 'the URL keeps its own parameters')
+  t.equal(first?.searchParams.get('x'), '1')
+  t.same(
+    [first?.searchParams.get('id'), first?.searchParams.get('ptt'), first?.searchParams.get('description')],
+    [String(id), '3', '8'],
+  )
+  t.equal(first?.searchParams.get('descriptionDlr'), 'Buffered')
+  t.same(
+    [
+      second?.searchParams.get('ptt'),
+      second?.searchParams.get('description'),
+      second?.searchParams.get('descriptionDlr'),
+    ],
+    ['4', '1', 'Success'],
+  )
+  t.match(second?.searchParams.get('date'), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/)
+  t.same(
+    (await deliveries(id)).map((d) => [d.status, d.attempts]),
+    [
+      ['delivered', 1],
+      ['delivered', 1],
+    ],
+  )
+})
+
+t.test('500 then 200: retried on the schedule, later reports wait in order', async (t) => {
+  const rx = await receiver((n, _req, res) => {
+    res.statusCode = n === 1 ? 500 : 200
+    res.end()
+  })
+  const { id } = await sendWithCallback(rx.url('/dlr'))
+  await deliverAll()
+  t.equal(rx.calls.length, 1, 'first attempt failed')
+  clock.advance(1000) // ptt 4 becomes due, and so does the retry of ptt 3 (1 s ± 10 %)?
+  await deliverAll()
+  clock.advance(200)
+  await deliverAll()
+  t.same(
+    rx.calls.map((u) => u.searchParams.get('ptt')),
+    ['3', '3', '4'],
+    'ptt 3 retried, ptt 4 only after it',
+  )
+  t.same(
+    (await deliveries(id)).map((d) => [d.status, d.attempts]),
+    [
+      ['delivered', 2],
+      ['delivered', 1],
+    ],
+  )
+})
+
+t.test('a hanging receiver times out and is retried, then failed (dead letter) and replayable', async (t) => {
+  let hang = true
+  const rx = await receiver((_n, _req, res) => {
+    if (!hang) res.end('ok')
+  })
+  const { id } = await sendWithCallback(rx.url('/slow'))
+  await admin(app, 'PUT', '/admin/v1/simulator/rules', [
+    { receiver: '.*', steps: [{ ptt: 3, dlr: 8, afterMs: 0 }] },
+  ])
+  await app.sendingWorker.runOnce()
+  for (const wait of [0, 1100, 2200, 4400]) {
+    clock.advance(wait)
+    await app.callbackDispatcher.runOnce()
+  }
+  await admin(app, 'PUT', '/admin/v1/simulator/rules', [
+    {
+      receiver: '.*',
+      steps: [
+        { ptt: 3, dlr: 8, afterMs: 0 },
+        { ptt: 4, dlr: 1, afterMs: 1000 },
+      ],
+    },
+  ])
+  t.equal(rx.calls.length, 4, 'one try and three retries')
+  const [dead] = await deliveries(id)
+  t.match(dead, { status: 'failed', attempts: 4 })
+  t.match(dead?.last_error, /last attempt/)
+  const listed = await admin(app, 'GET', `/admin/v1/accounts/${SERVICE}/callbacks?status=failed`)
+  t.ok(
+    listed.body.some((d: { id: number }) => d.id === dead?.id),
+    'visible as a dead letter',
+  )
+  hang = false
+  t.same((await admin(app, 'POST', `/admin/v1/callbacks/${dead?.id}/replay`)).body, {
+    id: dead?.id,
+    status: 'pending',
+  })
+  await app.callbackDispatcher.runOnce()
+  t.equal(rx.calls.length, 5)
+  t.match((await deliveries(id))[0], { status: 'delivered', attempts: 1 })
+  t.equal((await admin(app, 'POST', '/admin/v1/callbacks/999999/replay')).status, 404)
+})
+
+t.test('404 is a permanent failure; 410 stops retrying; 429 honours Retry-After', async (t) => {
+  const notFound = await receiver((_n, _req, res) => {
+    res.statusCode = 404
+    res.end()
+  })
+  const gone = await receiver((_n, _req, res) => {
+    res.statusCode = 410
+    res.end()
+  })
+  const busy = await receiver((n, _req, res) => {
+    res.statusCode = n === 1 ? 429 : 200
+    if (n === 1) res.setHeader('retry-after', '30')
+    res.end()
+  })
+  const a = await sendWithCallback(notFound.url('/x'))
+  const b = await sendWithCallback(gone.url('/x'))
+  await sendWithCallback(busy.url('/x'))
+  await deliverAll()
+  clock.advance(5000)
+  await deliverAll()
+  const ptt3 = (calls: URL[]) => calls.filter((u) => u.searchParams.get('ptt') === '3').length
+  t.equal(ptt3(notFound.calls), 1, '404 not retried')
+  t.match((await deliveries(a.id))[0], { status: 'failed', last_status: 404 })
+  t.equal(ptt3(gone.calls), 1, '410 not retried')
+  t.match((await deliveries(b.id))[0], { status: 'gone', last_status: 410 })
+  t.equal(busy.calls.length, 1, 'still waiting for Retry-After (30 s) although the schedule says 1 s')
+  clock.advance(30_000)
+  await deliverAll()
+  t.equal(busy.calls.length, 3, 'then ptt 3 again and ptt 4')
+})
+
+t.test('no callBack on the user: the account’s is used; none at all: nothing queued', async (t) => {
+  const rx = await receiver((_n, _req, res) => res.end())
+  await call(app, 'PUT', `/1.0/sms/${SERVICE}`, { callBack: rx.url('/account') })
+  await call(app, 'POST', `/1.0/sms/${SERVICE}/users`, { login: 'nocallback', password: 'abcd1234' })
+  const sent = await call(app, 'POST', `/1.0/sms/${SERVICE}/users/nocallback/jobs`, {
+    message: 'x',
+    receivers: ['+33601020305'],
+    sender: 'ACME',
+  })
+  await deliverAll()
+  t.equal(rx.calls[0]?.pathname, '/account')
+  await call(app, 'PUT', `/1.0/sms/${SERVICE}`, { callBack: null })
+  clock.advance(1000)
+  await deliverAll()
+  t.equal((await deliveries(sent.body.ids[0])).length, 1, 'ptt 4 found no URL any more')
+})
+
+t.test('STOP replies blacklist the number and call the stopCallBack', async (t) => {
+  const rx = await receiver((_n, _req, res) => res.end())
+  const { login, id } = await sendWithCallback(rx.url('/dlr'))
+  await call(app, 'PUT', `/1.0/sms/${SERVICE}/users/${login}`, { stopCallBack: rx.url('/stop?k=v') })
+  const before = rx.calls.length
+  const reply = await admin(app, 'POST', `/admin/v1/accounts/${SERVICE}/incoming`, {
+    sender: '+33601020304',
+    message: ' stop ',
+  })
+  await app.callbackDispatcher.runOnce()
+  const stop = rx.calls.slice(before).find((u) => u.pathname === '/stop')
+  t.ok(stop, 'the stopCallBack was called')
+  t.same(
+    [
+      stop?.searchParams.get('k'),
+      stop?.searchParams.get('id'),
+      stop?.searchParams.get('sender'),
+      stop?.searchParams.get('message'),
+    ],
+    ['v', String(reply.body.id), '+33601020304', ' stop '],
+  )
+  t.same((await call(app, 'GET', `/1.0/sms/${SERVICE}/blacklists`)).body, ['+33601020304'])
+  t.match((await call(app, 'GET', `/1.0/sms/${SERVICE}/blacklists/0033601020304`)).body, {
+    number: '+33601020304',
+    smsOutgoingID: id,
+  })
+  const refused = await call(app, 'POST', `/1.0/sms/${SERVICE}/users/${login}/jobs`, {
+    message: 'again',
+    receivers: ['+33601020304'],
+    sender: 'ACME',
+  })
+  t.same(refused.body.invalidReceivers, ['+33601020304'], 'blacklisted numbers are refused')
+  t.same((await call(app, 'DELETE', `/1.0/sms/${SERVICE}/blacklists/%2B33601020304`)).body, null)
+  t.same((await call(app, 'GET', `/1.0/sms/${SERVICE}/blacklists`)).body, [])
+  t.equal((await call(app, 'DELETE', `/1.0/sms/${SERVICE}/blacklists/%2B33601020304`)).status, 404)
+})

@@ -123,6 +123,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       scheduleMs: deps.config.callbacks.scheduleMs,
       timeoutMs: deps.config.callbacks.timeoutMs,
       pollMs: deps.database.listen ? 5000 : 250,
+      openSecret: (sealed) => deps.secretBox.open(sealed),
     },
     (outcome, seconds) => {
       metrics.countCallbackDelivery(outcome)

@@ -63,7 +63,14 @@ const owner = await createOwner(database.db, 'acme')
 await createAccount(database.db, { ownerId: owner.id, serviceName: SERVICE, credits: 200 })
 const deps: AppDeps = {
   // The simulator delivers quickly, and the sending worker polls often: a client reads ptt 4 soon.
-  config: { ...config, adminToken: ADMIN_TOKEN, simulatorDelayMs: 100, sendingPollMs: 20 },
+  config: {
+    ...config,
+    adminToken: ADMIN_TOKEN,
+    simulatorDelayMs: 100,
+    sendingPollMs: 20,
+    // The test's callback receiver listens on 127.0.0.1.
+    callbacks: { ...config.callbacks, allowPrivate: true, timeoutMs: 2000 },
+  },
   database,
   secretBox: createSecretBox(TEST_SECRET),
   clock: systemClock,
@@ -457,4 +464,49 @@ t.test('the official client sends as a user and reads the message back delivered
     ok: true,
     value: { id, ptt: 4, deliveryReceipt: 1, receiver: '+33601020304', message: 'Bonjour ✓' },
   })
+})
+
+t.test('end to end: the official client sends, the callBack receiver gets ptt 3 then ptt 4', async (t) => {
+  const { createServer } = await import('node:http')
+  const received: URL[] = []
+  const server = createServer((req, res) => {
+    received.push(new URL(req.url ?? '/', 'http://127.0.0.1'))
+    res.end('ok')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const callBack = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dlr?source=e2e`
+  const users = `/sms/${SERVICE}/users`
+  const [created, configured, sent] = await runClient('ovh', signedConfig('ovh', keys), [
+    ['POST', users, { login: 'callback01', password: 'abcd1234' }],
+    ['PUT', `${users}/callback01`, { callBack }],
+    [
+      'POST',
+      `${users}/callback01/jobs`,
+      { message: 'DLR please', receivers: ['+33601020399'], sender: 'ACME' },
+    ],
+  ])
+  t.same([created, configured], [ok(null), ok(null)])
+  const id = (sent as { value: { ids: number[] } }).value.ids[0]
+  for (let i = 0; i < 100 && received.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(
+    received.map((u) => [
+      u.searchParams.get('id'),
+      u.searchParams.get('ptt'),
+      u.searchParams.get('description'),
+    ]),
+    [
+      [String(id), '3', '8'],
+      [String(id), '4', '1'],
+    ],
+  )
+  const delivered = received[1]
+  t.equal(delivered?.searchParams.get('descriptionDlr'), 'Success')
+  t.equal(delivered?.searchParams.get('source'), 'e2e', 'the URL keeps its own parameters')
+  const date = delivered?.searchParams.get('date') ?? ''
+  t.match(date, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/)
+  t.ok(
+    Math.abs(Date.parse(`${date.replace(' ', 'T')}Z`) - Date.now()) < 60_000,
+    'a parseable, current UTC date',
+  )
 })

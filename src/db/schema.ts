@@ -45,6 +45,8 @@ export interface CallbackDeliveriesTable {
   last_error: string | null
   created_at: Date
   delivered_at: Date | null
+  /** Sealed secret the call is signed with (Standard Webhooks headers); null: unsigned. */
+  signing_secret_enc: string | null
 }
 
 /** 'none': this channel is not asked for; 'pending' until sent; 'sent'; 'failed' after the last try. */
@@ -117,6 +119,8 @@ export interface OutgoingTable {
   created_at: Date
   sent_at: Date | null
   delivered_at: Date | null
+  /** Sealed secret the call is signed with (Standard Webhooks headers); null: unsigned. */
+  signing_secret_enc: string | null
 }
 
 export interface OutgoingEventsTable {
@@ -260,6 +264,8 @@ export interface AccountsTable {
   channel: Generated<string>
   status: Generated<string>
   iam_id: Generated<string>
+  /** Sealed Standard Webhooks secret (whsec_…) signing this account's callbacks; null: unsigned. */
+  callback_secret_enc: string | null
   created_at: CreatedAt
 }
 
@@ -278,6 +284,8 @@ export interface SmsUsersTable {
   ip_restrictions: ColumnType<string[], string[] | undefined, string[]>
   call_back: string | null
   stop_call_back: string | null
+  /** Sealed Standard Webhooks secret for this user's callbacks; null: the account's. */
+  callback_secret_enc: string | null
   created_at: CreatedAt
 }
 

@@ -3,6 +3,10 @@ import { Type } from 'typebox'
 import { requireAccount } from '../accounts/service.js'
 import { ALL_OWNERS, type AppDeps } from '../deps.js'
 import { notFound } from '../errors.js'
+import { nullable } from '../schema-helpers.js'
+import { userNotFound } from '../users/service.js'
+import { invalid } from '../validation.js'
+import { generateSecret, isValidSecret } from './signature.js'
 
 const Delivery = Type.Object({
   id: Type.Integer(),
@@ -95,6 +99,81 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onR
       if (!updated) throw notFound(`The callback delivery ${request.params.id} does not exist`)
       onReplay()
       return updated
+    },
+  )
+
+  const SecretBody = Type.Object(
+    {
+      secret: Type.Optional(
+        nullable(
+          Type.String({
+            maxLength: 200,
+            description: 'a whsec_… secret to use; null to stop signing; omitted: a new secret is generated',
+          }),
+        ),
+      ),
+    },
+    { additionalProperties: false },
+  )
+  const SecretAnswer = Type.Object({ secret: Type.Union([Type.String(), Type.Null()]) })
+
+  const chooseSecret = (body: { secret?: string | null }): string | null => {
+    if (body.secret === null) return null
+    const secret = body.secret ?? generateSecret()
+    if (!isValidSecret(secret)) throw invalid('secret', 'whsec_ followed by the base64 of 24 to 64 bytes')
+    return secret
+  }
+
+  app.put(
+    '/accounts/:serviceName/callback-secret',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Sign the account’s callbacks (Standard Webhooks headers) with this secret',
+        params: Type.Object({ serviceName: Type.String({ maxLength: 100 }) }),
+        body: SecretBody,
+        response: { 200: SecretAnswer },
+      },
+    },
+    async (request) => {
+      const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
+      const secret = chooseSecret(request.body)
+      await db
+        .updateTable('accounts')
+        .set({ callback_secret_enc: secret === null ? null : deps.secretBox.seal(secret) })
+        .where('id', '=', account.id)
+        .execute()
+      return { secret }
+    },
+  )
+
+  app.put(
+    '/accounts/:serviceName/users/:login/callback-secret',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Sign one user’s callbacks with this secret (instead of the account’s)',
+        params: Type.Object({
+          serviceName: Type.String({ maxLength: 100 }),
+          login: Type.String({ maxLength: 100 }),
+        }),
+        body: SecretBody,
+        response: { 200: SecretAnswer },
+      },
+    },
+    async (request) => {
+      const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
+      const secret = chooseSecret(request.body)
+      const updated = await db
+        .updateTable('sms_users')
+        .set({ callback_secret_enc: secret === null ? null : deps.secretBox.seal(secret) })
+        .where('account_id', '=', account.id)
+        .where('login', '=', request.params.login)
+        .executeTakeFirst()
+      if (updated.numUpdatedRows === 0n) throw userNotFound(request.params.login)
+      return { secret }
     },
   )
 }

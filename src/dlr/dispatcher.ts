@@ -5,6 +5,7 @@ import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
 import type { Clock } from '../deps.js'
 import { classifyResponse, nextAttemptDelay, retryAfterMs } from './backoff.js'
+import { signatureHeaders } from './signature.js'
 
 export type DispatcherOptions = {
   /** Requests in flight at most. */
@@ -15,11 +16,13 @@ export type DispatcherOptions = {
   timeoutMs: number
   pollMs: number
   batch?: number
+  /** Opens a sealed signing secret (the SecretBox). */
+  openSecret?: (sealed: string) => string
 }
 
 export type DeliveryOutcome = 'success' | 'retry' | 'failed' | 'gone' | 'blocked'
 
-type Claimed = { id: number; url: string; attempts: number }
+type Claimed = { id: number; url: string; attempts: number; signing_secret_enc: string | null }
 type Result = {
   id: number
   outcome: DeliveryOutcome
@@ -130,7 +133,7 @@ export class CallbackDispatcher {
     return this.db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom('callback_deliveries as d')
-        .select(['d.id', 'd.url', 'd.attempts'])
+        .select(['d.id', 'd.url', 'd.attempts', 'd.signing_secret_enc'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
         .where(({ not, exists, selectFrom }) =>
@@ -175,7 +178,7 @@ export class CallbackDispatcher {
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         signal: AbortSignal.timeout(this.options.timeoutMs),
-        headers: { 'user-agent': 'sms-mirror-dlr/1' },
+        headers: this.headers(delivery),
       })
       await response.body.dump({ limit: 64 * 1024 }).catch(() => {})
       const kind = classifyResponse(response.statusCode)
@@ -213,6 +216,17 @@ export class CallbackDispatcher {
     }
     this.onOutcome(result.outcome, (performance.now() - started) / 1000)
     return result
+  }
+
+  /** The same webhook-id on every attempt, so receivers can drop duplicates. */
+  private headers(delivery: Claimed): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': 'sms-mirror-dlr/1' }
+    if (delivery.signing_secret_enc && this.options.openSecret) {
+      const secret = this.options.openSecret(delivery.signing_secret_enc)
+      const timestamp = Math.floor(this.clock.now().getTime() / 1000)
+      Object.assign(headers, signatureHeaders(secret, `msg_${delivery.id}`, timestamp))
+    }
+    return headers
   }
 
   private retry(delivery: Claimed, status: number | null, error: string, hintedMs: number | null): Result {

@@ -6,29 +6,35 @@ import { DLR_STATUS } from './ptt.js'
 
 export const CALLBACK_CHANNEL = 'sms_mirror_callbacks'
 
-/** The user's URL when set, else the account's (user null: account-level message). */
-async function callbackUrlOf(
+type Target = { url: string; secret: string | null }
+
+/**
+ * Where a callback goes: the user's URL when set, else the account's (user null: account-level
+ * message); signed with the user's secret when set, else the account's, else not at all.
+ */
+async function callbackTarget(
   trx: Transaction<Database>,
   accountId: number,
   login: string | null,
   column: 'call_back' | 'stop_call_back',
-): Promise<string | null> {
+): Promise<Target | null> {
   const account = await trx
     .selectFrom('accounts')
-    .select(column)
+    .select([column, 'callback_secret_enc'])
     .where('id', '=', accountId)
     .executeTakeFirst()
-  if (login !== null) {
-    const user = await trx
-      .selectFrom('sms_users')
-      .select(column)
-      .where('account_id', '=', accountId)
-      .where('login', '=', login)
-      .executeTakeFirst()
-    if (user?.[column]) return user[column]
-  }
-  const row = { url: account?.[column] || null }
-  return row?.url ?? null
+  const user =
+    login === null
+      ? undefined
+      : await trx
+          .selectFrom('sms_users')
+          .select([column, 'callback_secret_enc'])
+          .where('account_id', '=', accountId)
+          .where('login', '=', login)
+          .executeTakeFirst()
+  const url = user?.[column] || account?.[column] || null
+  if (!url) return null
+  return { url, secret: user?.callback_secret_enc ?? account?.callback_secret_enc ?? null }
 }
 
 async function enqueue(
@@ -39,6 +45,7 @@ async function enqueue(
     kind: 'dlr' | 'stop'
     outgoing_id: number | null
     url: string
+    signing_secret_enc: string | null
   },
   now: Date,
 ): Promise<void> {
@@ -57,8 +64,8 @@ export async function enqueueStatusCallback(
   report: { ptt: number; dlr: number },
   now: Date,
 ): Promise<boolean> {
-  const url = await callbackUrlOf(trx, outgoing.account_id, outgoing.login, 'call_back')
-  if (!url) return false
+  const target = await callbackTarget(trx, outgoing.account_id, outgoing.login, 'call_back')
+  if (!target) return false
   await enqueue(
     trx,
     {
@@ -66,7 +73,8 @@ export async function enqueueStatusCallback(
       login: outgoing.login,
       kind: 'dlr',
       outgoing_id: outgoing.id,
-      url: withParams(url, {
+      signing_secret_enc: target.secret,
+      url: withParams(target.url, {
         id: outgoing.id,
         ptt: report.ptt,
         date: callbackDate(now),
@@ -85,8 +93,8 @@ export async function enqueueStopCallback(
   incoming: { id: number; account_id: number; login: string | null; sender: string; message: string },
   now: Date,
 ): Promise<boolean> {
-  const url = await callbackUrlOf(trx, incoming.account_id, incoming.login, 'stop_call_back')
-  if (!url) return false
+  const target = await callbackTarget(trx, incoming.account_id, incoming.login, 'stop_call_back')
+  if (!target) return false
   await enqueue(
     trx,
     {
@@ -94,7 +102,8 @@ export async function enqueueStopCallback(
       login: incoming.login,
       kind: 'stop',
       outgoing_id: null,
-      url: withParams(url, {
+      signing_secret_enc: target.secret,
+      url: withParams(target.url, {
         id: incoming.id,
         sender: incoming.sender,
         date: callbackDate(now),

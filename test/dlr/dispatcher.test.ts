@@ -254,3 +254,58 @@ t.test('STOP replies blacklist the number and call the stopCallBack', async (t) 
   t.same((await call(app, 'GET', `/1.0/sms/${SERVICE}/blacklists`)).body, [])
   t.equal((await call(app, 'DELETE', `/1.0/sms/${SERVICE}/blacklists/%2B33601020304`)).status, 404)
 })
+
+t.test('signed callbacks verify with the Standard Webhooks reference library', async (t) => {
+  const { Webhook } = await import('standardwebhooks')
+  const headers: http.IncomingHttpHeaders[] = []
+  const rx = await receiver((_n, req, res) => {
+    headers.push(req.headers)
+    res.end()
+  })
+  const set = await admin(app, 'PUT', `/admin/v1/accounts/${SERVICE}/callback-secret`, {})
+  t.match(set.body.secret, /^whsec_/)
+  const { login } = await sendWithCallback(rx.url('/signed'))
+  await app.sendingWorker.runOnce()
+  await app.callbackDispatcher.runOnce()
+  const first = headers[0] ?? {}
+  t.match(first['webhook-id'], /^msg_\d+$/)
+  t.equal(first['webhook-timestamp'], String(Math.floor(clock.now().getTime() / 1000)))
+  const verifier = new Webhook(set.body.secret)
+  // The library checks the timestamp against the real clock: verify at the message's own time.
+  const realNow = Date.now
+  Date.now = () => clock.now().getTime()
+  try {
+    t.doesNotThrow(() =>
+      verifier.verify('', {
+        'webhook-id': String(first['webhook-id']),
+        'webhook-timestamp': String(first['webhook-timestamp']),
+        'webhook-signature': String(first['webhook-signature']),
+      }),
+    )
+    t.throws(() =>
+      new Webhook(`whsec_${Buffer.alloc(24, 1).toString('base64')}`).verify(
+        '',
+        first as Record<string, string>,
+      ),
+    )
+  } finally {
+    Date.now = realNow
+  }
+
+  const userSecret = await admin(app, 'PUT', `/admin/v1/accounts/${SERVICE}/users/${login}/callback-secret`, {
+    secret: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+  })
+  t.equal(userSecret.status, 200)
+  const bad = await admin(app, 'PUT', `/admin/v1/accounts/${SERVICE}/callback-secret`, { secret: 'short' })
+  t.same(
+    [bad.status, bad.body.message],
+    [400, 'Invalid secret: expected whsec_ followed by the base64 of 24 to 64 bytes'],
+  )
+  t.same((await admin(app, 'PUT', `/admin/v1/accounts/${SERVICE}/callback-secret`, { secret: null })).body, {
+    secret: null,
+  })
+  t.equal(
+    (await admin(app, 'PUT', `/admin/v1/accounts/${SERVICE}/users/nobody99/callback-secret`, {})).status,
+    404,
+  )
+})

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { PollingLoop } from '../background.js'
 import { fromHundredths } from '../credits.js'
 import type { Db } from '../db/index.js'
 import type { AlertChannelState, AlertsTable } from '../db/schema.js'
@@ -71,16 +72,11 @@ const STATE_COLUMN = { mail: 'mail_state', sms: 'sms_state' } as const
  * transaction records the outcome. Failures are retried along the schedule, then marked 'failed'.
  */
 export class AlertDispatcher {
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<void> | null = null
-  private again = false
-  private stopped = true
   private readonly db: Db
   private readonly clock: Clock
   private readonly log: FastifyBaseLogger
   private readonly mail: MailSender | null
   private readonly sendSms: SendAlertSms
-  private readonly pollMs: number
   private readonly schedule: readonly number[]
   private readonly leaseMs: number
   private readonly batch: number
@@ -91,48 +87,26 @@ export class AlertDispatcher {
     this.log = deps.log
     this.mail = deps.mail
     this.sendSms = deps.sendSms
-    this.pollMs = deps.options.pollMs
     this.schedule = deps.options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS
     this.leaseMs = deps.options.leaseMs ?? 10 * 60_000
     this.batch = deps.options.batch ?? 10
+    this.loop = new PollingLoop(() => this.runOnce(), deps.options.pollMs, deps.log, 'alert dispatcher')
   }
+
+  private readonly loop: PollingLoop
 
   start(): void {
-    this.stopped = false
-    this.plan(0)
+    this.loop.start()
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    await this.running
+  /** Stops and waits for the run in progress. */
+  stop(): Promise<void> {
+    return this.loop.stop()
   }
 
-  /** An alert may have been raised: run soon rather than at the next poll. */
+  /** New work may be due: run soon rather than at the next poll. */
   nudge(): void {
-    if (this.stopped) return
-    if (this.running) this.again = true
-    else this.plan(0)
-  }
-
-  private plan(ms: number) {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => void this.loop(), ms)
-    this.timer.unref?.()
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = null
-    this.running = this.runOnce()
-      .then(() => undefined)
-      .catch((err) => this.log.error({ err }, 'alert dispatcher run failed; retrying at the next poll'))
-    await this.running
-    this.running = null
-    if (this.stopped) return
-    const more = this.again
-    this.again = false
-    this.plan(more ? 0 : this.pollMs)
+    this.loop.nudge()
   }
 
   /** Sends every due alert; returns how many were handled. Tests call it. */

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { PollingLoop } from '../background.js'
 import type { Db } from '../db/index.js'
 import type { Clock } from '../deps.js'
 import { applyStatus, DLR_FAILED, lockOutgoing, PTT_EXPIRED } from '../sending/status.js'
@@ -12,59 +13,32 @@ const BATCH = 500
  * the work; everything happens in short transactions, nothing waits inside one.
  */
 export class SendingWorker {
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<void> | null = null
-  private again = false
-  private stopped = true
-
   constructor(
     private readonly db: Db,
     private readonly carrier: Carrier,
     private readonly clock: Clock,
-    private readonly log: FastifyBaseLogger,
-    private readonly pollMs: number,
+    log: FastifyBaseLogger,
+    pollMs: number,
     /** Called after a run that changed something (status changes may have queued callbacks). */
-    private readonly onProgress: () => void = () => {},
-  ) {}
+    onProgress: () => void = () => {},
+  ) {
+    this.loop = new PollingLoop(() => this.runOnce(), pollMs, log, 'sending worker', onProgress)
+  }
+
+  private readonly loop: PollingLoop
 
   start(): void {
-    this.stopped = false
-    this.schedule(0)
+    this.loop.start()
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    await this.running
+  /** Stops and waits for the run in progress. */
+  stop(): Promise<void> {
+    return this.loop.stop()
   }
 
-  /** Something became due (a send was accepted): run soon rather than at the next poll. */
+  /** New work may be due: run soon rather than at the next poll. */
   nudge(): void {
-    if (this.stopped) return
-    if (this.running) this.again = true
-    else this.schedule(0)
-  }
-
-  private schedule(ms: number) {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => void this.loop(), ms)
-    this.timer.unref?.()
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = null
-    this.running = this.runOnce()
-      .then((done) => {
-        if (done > 0) this.onProgress()
-      })
-      .catch((err) => this.log.error({ err }, 'sending worker run failed; retrying at the next poll'))
-    await this.running
-    this.running = null
-    if (this.stopped) return
-    const more = this.again
-    this.again = false
-    this.schedule(more ? 0 : this.pollMs)
+    this.loop.nudge()
   }
 
   /** One pass over due work; returns how many messages and reports were processed. Tests call it. */

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'kysely'
 import { type Dispatcher, request } from 'undici'
+import { PollingLoop } from '../background.js'
 import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
 import type { Clock } from '../deps.js'
@@ -39,11 +40,6 @@ type Result = {
  * earlier pending row of the same SMS exists.
  */
 export class CallbackDispatcher {
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<void> | null = null
-  private again = false
-  private stopped = true
-
   constructor(
     private readonly db: Db,
     private readonly agent: Dispatcher,
@@ -51,47 +47,24 @@ export class CallbackDispatcher {
     private readonly log: FastifyBaseLogger,
     private readonly options: DispatcherOptions,
     private readonly onOutcome: (outcome: DeliveryOutcome, seconds: number) => void = () => {},
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.runOnce(), options.pollMs, log, 'callback dispatcher')
+  }
+
+  private readonly loop: PollingLoop
 
   start(): void {
-    this.stopped = false
-    this.schedule(0)
+    this.loop.start()
   }
 
-  /** Stops claiming and waits for the batch in flight (its outcomes are recorded). */
-  async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    await this.running
+  /** Stops and waits for the run in progress. */
+  stop(): Promise<void> {
+    return this.loop.stop()
   }
 
+  /** New work may be due: run soon rather than at the next poll. */
   nudge(): void {
-    if (this.stopped) return
-    if (this.running) this.again = true
-    else this.schedule(0)
-  }
-
-  private schedule(ms: number) {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => void this.loop(), ms)
-    this.timer.unref?.()
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = null
-    let processed = 0
-    this.running = this.runOnce()
-      .then((n) => {
-        processed = n
-      })
-      .catch((err) => this.log.error({ err }, 'callback dispatcher run failed; retrying at the next poll'))
-    await this.running
-    this.running = null
-    if (this.stopped) return
-    const more = this.again || processed > 0
-    this.again = false
-    this.schedule(more ? 0 : this.options.pollMs)
+    this.loop.nudge()
   }
 
   /** Due deliveries and how long the oldest has waited (for /metrics). */

@@ -1,25 +1,27 @@
 import type { FastifyBaseLogger } from 'fastify'
 
 /**
- * Runs `runOnce` in the background: at start, every `pollMs`, and at once when nudged; never two
+ * A worker that runs its `runOnce` in the background: at start, every `pollMs`, and at once when nudged; never two
  * runs at the same time. A run that did some work is followed by another straight away (there may
  * be more); a failed run is logged and retried at the next poll. `stop()` waits for the run in
  * progress. Shared by the sending worker, the alert dispatcher and the callback dispatcher.
  */
-export class PollingLoop {
+export abstract class PollingWorker {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
   private again = false
   private stopped = true
 
   constructor(
-    private readonly runOnce: () => Promise<number>,
     private readonly pollMs: number,
-    private readonly log: FastifyBaseLogger,
+    protected readonly log: FastifyBaseLogger,
     private readonly name: string,
     /** Called after a run that did some work. */
     private readonly onProgress: (done: number) => void = () => {},
   ) {}
+
+  /** One pass over due work; returns how much was done. Tests call it directly. */
+  abstract runOnce(): Promise<number>
 
   start(): void {
     this.stopped = false

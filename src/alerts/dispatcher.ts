@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { PollingLoop } from '../background.js'
+import { PollingWorker } from '../background.js'
 import { fromHundredths } from '../credits.js'
 import type { Db } from '../db/index.js'
 import type { AlertChannelState, AlertsTable } from '../db/schema.js'
@@ -71,10 +71,9 @@ const STATE_COLUMN = { mail: 'mail_state', sms: 'sms_state' } as const
  * other replica picks them up; the mail/SMS is sent outside any transaction; another short
  * transaction records the outcome. Failures are retried along the schedule, then marked 'failed'.
  */
-export class AlertDispatcher {
+export class AlertDispatcher extends PollingWorker {
   private readonly db: Db
   private readonly clock: Clock
-  private readonly log: FastifyBaseLogger
   private readonly mail: MailSender | null
   private readonly sendSms: SendAlertSms
   private readonly schedule: readonly number[]
@@ -82,31 +81,15 @@ export class AlertDispatcher {
   private readonly batch: number
 
   constructor(deps: AlertDispatcherDeps) {
+    super(deps.options.pollMs, deps.log, 'alert dispatcher')
     this.db = deps.db
     this.clock = deps.clock
-    this.log = deps.log
+
     this.mail = deps.mail
     this.sendSms = deps.sendSms
     this.schedule = deps.options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS
     this.leaseMs = deps.options.leaseMs ?? 10 * 60_000
     this.batch = deps.options.batch ?? 10
-    this.loop = new PollingLoop(() => this.runOnce(), deps.options.pollMs, deps.log, 'alert dispatcher')
-  }
-
-  private readonly loop: PollingLoop
-
-  start(): void {
-    this.loop.start()
-  }
-
-  /** Stops and waits for the run in progress. */
-  stop(): Promise<void> {
-    return this.loop.stop()
-  }
-
-  /** New work may be due: run soon rather than at the next poll. */
-  nudge(): void {
-    this.loop.nudge()
   }
 
   /** Sends every due alert; returns how many were handled. Tests call it. */

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { PollingLoop } from '../background.js'
+import { PollingWorker } from '../background.js'
 import type { Db } from '../db/index.js'
 import type { Clock } from '../deps.js'
 import { applyStatus, DLR_FAILED, lockOutgoing, PTT_EXPIRED } from '../sending/status.js'
@@ -12,7 +12,7 @@ const BATCH = 500
  * the carrier's due status reports. Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share
  * the work; everything happens in short transactions, nothing waits inside one.
  */
-export class SendingWorker {
+export class SendingWorker extends PollingWorker {
   constructor(
     private readonly db: Db,
     private readonly carrier: Carrier,
@@ -22,23 +22,7 @@ export class SendingWorker {
     /** Called after a run that changed something (status changes may have queued callbacks). */
     onProgress: () => void = () => {},
   ) {
-    this.loop = new PollingLoop(() => this.runOnce(), pollMs, log, 'sending worker', onProgress)
-  }
-
-  private readonly loop: PollingLoop
-
-  start(): void {
-    this.loop.start()
-  }
-
-  /** Stops and waits for the run in progress. */
-  stop(): Promise<void> {
-    return this.loop.stop()
-  }
-
-  /** New work may be due: run soon rather than at the next poll. */
-  nudge(): void {
-    this.loop.nudge()
+    super(pollMs, log, 'sending worker', onProgress)
   }
 
   /** One pass over due work; returns how many messages and reports were processed. Tests call it. */

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'kysely'
 import { type Dispatcher, request } from 'undici'
-import { PollingLoop } from '../background.js'
+import { PollingWorker } from '../background.js'
 import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
 import type { Clock } from '../deps.js'
@@ -39,32 +39,16 @@ type Result = {
  * of a batch in one short transaction. The reports of one SMS go out in order: a row waits while an
  * earlier pending row of the same SMS exists.
  */
-export class CallbackDispatcher {
+export class CallbackDispatcher extends PollingWorker {
   constructor(
     private readonly db: Db,
     private readonly agent: Dispatcher,
     private readonly clock: Clock,
-    private readonly log: FastifyBaseLogger,
+    log: FastifyBaseLogger,
     private readonly options: DispatcherOptions,
     private readonly onOutcome: (outcome: DeliveryOutcome, seconds: number) => void = () => {},
   ) {
-    this.loop = new PollingLoop(() => this.runOnce(), options.pollMs, log, 'callback dispatcher')
-  }
-
-  private readonly loop: PollingLoop
-
-  start(): void {
-    this.loop.start()
-  }
-
-  /** Stops and waits for the run in progress. */
-  stop(): Promise<void> {
-    return this.loop.stop()
-  }
-
-  /** New work may be due: run soon rather than at the next poll. */
-  nudge(): void {
-    this.loop.nudge()
+    super(options.pollMs, log, 'callback dispatcher')
   }
 
   /** Due deliveries and how long the oldest has waited (for /metrics). */

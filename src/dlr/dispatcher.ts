@@ -200,30 +200,30 @@ export class CallbackDispatcher extends PollingWorker {
     }
   }
 
+  /** All outcomes of a batch in one statement (one round trip, one short transaction). */
   private async record(results: Result[]): Promise<void> {
+    if (results.length === 0) return
     const now = this.clock.now()
-    await this.db.transaction().execute(async (trx) => {
-      for (const r of results) {
-        const status: DeliveryStatus =
-          r.outcome === 'success'
-            ? 'delivered'
-            : r.outcome === 'gone'
-              ? 'gone'
-              : r.outcome === 'retry'
-                ? 'pending'
-                : 'failed'
-        await trx
-          .updateTable('callback_deliveries')
-          .set({
-            status,
-            last_status: r.status,
-            last_error: r.error,
-            ...(r.retryAt ? { next_attempt_at: r.retryAt } : {}),
-            ...(status === 'delivered' ? { delivered_at: now } : {}),
-          })
-          .where('id', '=', r.id)
-          .execute()
-      }
-    })
+    const statusOf = (outcome: DeliveryOutcome): DeliveryStatus =>
+      outcome === 'success'
+        ? 'delivered'
+        : outcome === 'gone'
+          ? 'gone'
+          : outcome === 'retry'
+            ? 'pending'
+            : 'failed'
+    const rows = results.map(
+      (r) =>
+        sql`(${r.id}::int8, ${statusOf(r.outcome)}::text, ${r.status}::int4, ${r.error}::text, ${r.retryAt}::timestamptz)`,
+    )
+    await sql`
+      update callback_deliveries as d
+         set status = v.status,
+             last_status = v.last_status,
+             last_error = v.last_error,
+             next_attempt_at = coalesce(v.retry_at, d.next_attempt_at),
+             delivered_at = case when v.status = 'delivered' then ${now}::timestamptz else d.delivered_at end
+        from (values ${sql.join(rows)}) as v(id, status, last_status, last_error, retry_at)
+       where d.id = v.id`.execute(this.db)
   }
 }

@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (npm run build creates dist/).
-import('../dist/src/cli/main.js')
+// The installed command: runs the compiled CLI (npm run build, or npm start, creates dist/).
+const { runCli } = await import('../dist/src/cli/main.js')
+runCli(process.argv.slice(2))

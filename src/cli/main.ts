@@ -71,8 +71,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/bin/sms-mirror.js')) {
-  main(process.argv.slice(2)).then(
+/** Runs the command line and exits with its code (the `serve` command keeps the process alive). */
+export function runCli(argv: string[]): void {
+  main(argv).then(
     (code) => {
       if (code >= 0) process.exit(code)
     },
@@ -86,3 +87,6 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
     },
   )
 }
+
+// `tsx src/cli/main.ts …` (npm run migrate / openapi); the installed bin calls runCli itself.
+if (import.meta.url === `file://${process.argv[1]}`) runCli(process.argv.slice(2))

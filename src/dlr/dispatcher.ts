@@ -80,13 +80,17 @@ export class CallbackDispatcher extends PollingWorker {
       }
     })
     await Promise.all(workers)
-    await this.record(results)
+    await this.record(results, new Map(claimed.map((c) => [c.id, c.attempts])))
     return claimed.length
   }
 
   private async claim(): Promise<Claimed[]> {
     const now = this.clock.now()
-    const lease = new Date(now.getTime() + this.options.timeoutMs * 2 + 1000)
+    // The lease must outlast the whole batch (calls run `concurrency` at a time, each bounded by
+    // the timeout), or another replica would claim rows still being called here.
+    const batch = this.options.batch ?? 100
+    const rounds = Math.ceil(batch / this.options.concurrency)
+    const lease = new Date(now.getTime() + (rounds + 1) * this.options.timeoutMs + 5000)
     return this.db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom('callback_deliveries as d')
@@ -106,7 +110,7 @@ export class CallbackDispatcher extends PollingWorker {
         )
         .orderBy('d.next_attempt_at')
         .orderBy('d.id')
-        .limit(this.options.batch ?? 100)
+        .limit(batch)
         .forUpdate()
         .skipLocked()
         .execute()
@@ -201,7 +205,7 @@ export class CallbackDispatcher extends PollingWorker {
   }
 
   /** All outcomes of a batch in one statement (one round trip, one short transaction). */
-  private async record(results: Result[]): Promise<void> {
+  private async record(results: Result[], attempts: Map<number, number>): Promise<void> {
     if (results.length === 0) return
     const now = this.clock.now()
     const statusOf = (outcome: DeliveryOutcome): DeliveryStatus =>
@@ -214,7 +218,7 @@ export class CallbackDispatcher extends PollingWorker {
             : 'failed'
     const rows = results.map(
       (r) =>
-        sql`(${r.id}::int8, ${statusOf(r.outcome)}::text, ${r.status}::int4, ${r.error}::text, ${r.retryAt}::timestamptz)`,
+        sql`(${r.id}::int8, ${attempts.get(r.id) ?? 0}::int4, ${statusOf(r.outcome)}::text, ${r.status}::int4, ${r.error}::text, ${r.retryAt}::timestamptz)`,
     )
     await sql`
       update callback_deliveries as d
@@ -223,7 +227,8 @@ export class CallbackDispatcher extends PollingWorker {
              last_error = v.last_error,
              next_attempt_at = coalesce(v.retry_at, d.next_attempt_at),
              delivered_at = case when v.status = 'delivered' then ${now}::timestamptz else d.delivered_at end
-        from (values ${sql.join(rows)}) as v(id, status, last_status, last_error, retry_at)
-       where d.id = v.id`.execute(this.db)
+        from (values ${sql.join(rows)}) as v(id, attempt, status, last_status, last_error, retry_at)
+       -- only while this process still holds the claim (no other replica re-claimed it since)
+       where d.id = v.id and d.attempts = v.attempt and d.status = 'pending'`.execute(this.db)
   }
 }

@@ -29,11 +29,13 @@ import { Metrics, metricsPlugin } from './metrics.js'
 import { openApiOptions } from './openapi.js'
 import { Blacklist, blacklistRoutes } from './sending/blacklist-routes.js'
 import { estimateModels, estimateRoutes } from './sending/estimate-routes.js'
+import { SendBatcher } from './sending/group-commit.js'
 import { http2smsRoutes } from './sending/http2sms.js'
 import { messageRoutes } from './sending/routes.js'
 import { sendingModels } from './sending/schema.js'
 import { senderRoutes } from './sending/senders-routes.js'
 import { senderModels } from './sending/senders-schema.js'
+import type { SendingDeps } from './sending/service.js'
 import { userRoutes } from './users/routes.js'
 import { userModels } from './users/schema.js'
 import { formatSchemaErrors } from './validation-messages.js'
@@ -42,6 +44,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Hands due messages to the carrier and applies its status reports. */
     sendingWorker: SendingWorker
+    /** Writes accepted sends by group commit. */
+    sendBatcher: SendBatcher
     /** Sends limit alerts (mail, SMS) raised by sends. */
     alertDispatcher: AlertDispatcher
     /** Calls callback URLs from the callback_deliveries outbox. */
@@ -161,15 +165,16 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     app.addHook('onReady', async () => worker.start())
     app.addHook('preClose', () => worker.stop())
   }
-  const sending = {
+  const sending: SendingDeps = {
     db: deps.database.db,
     clock: deps.clock,
     config: deps.config,
-    onAccepted: () => {
+    batcher: new SendBatcher(deps.database.db, deps.config, () => {
       worker.nudge()
       alertDispatcher.nudge()
-    },
+    }),
   }
+  app.decorate('sendBatcher', sending.batcher)
   const mail = deps.config.alerts.smtpUrl
     ? smtpMailSender({ url: deps.config.alerts.smtpUrl, from: deps.config.alerts.from })
     : null

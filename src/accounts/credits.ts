@@ -182,6 +182,104 @@ export async function spend(
   return { source: 'account', left: fromAccount.credits_left }
 }
 
+export type SpendOutcome =
+  | { ok: true; source: SpendSource; left: number; alertThreshold?: number }
+  | { ok: false; error: NotEnoughCredits }
+
+/**
+ * Several spends of one payer (a user's quota, else its account; the account when login is null) in
+ * the caller's transaction, for group commit: one conditional UPDATE for their sum and one ledger
+ * INSERT when the sum can be paid, else each one on its own, in order, like `spend` (those that do not
+ * fit get NotEnoughCredits). Outcomes come in the order of `items`; `left` is what was left after
+ * each one, as if they had been spent one after the other.
+ */
+export async function spendMany(
+  trx: Trx,
+  input: { accountId: number; login: string | null; items: { hundredths: number; reference: string }[] },
+): Promise<SpendOutcome[]> {
+  const { accountId, login, items } = input
+  const one = async (item: { hundredths: number; reference: string }): Promise<SpendOutcome> => {
+    try {
+      return { ok: true, ...(await spend(trx, { accountId, login, ...item })) }
+    } catch (error) {
+      if (error instanceof NotEnoughCredits) return { ok: false, error }
+      throw error
+    }
+  }
+  if (items.length === 1) return [await one(items[0] as (typeof items)[0])]
+  for (const item of items) {
+    if (!Number.isInteger(item.hundredths) || item.hundredths <= 0)
+      throw new Error(`spendMany: invalid amount ${item.hundredths}`)
+  }
+  const total = items.reduce((sum, item) => sum + item.hundredths, 0)
+  let paid: { source: SpendSource; left: number; alertThreshold?: number } | undefined
+  let quotaActive = false
+  if (login !== null) {
+    const fromQuota = await trx
+      .updateTable('sms_users')
+      .set({ quota_left: sql`quota_left - ${total}` })
+      .where('account_id', '=', accountId)
+      .where('login', '=', login)
+      .where('quota_status', '=', 'active')
+      .where('quota_left', '>=', total)
+      .returning(['quota_left', 'alert_threshold'])
+      .executeTakeFirst()
+    if (fromQuota) {
+      paid = { source: 'quota', left: fromQuota.quota_left, alertThreshold: fromQuota.alert_threshold }
+    } else {
+      const user = await trx
+        .selectFrom('sms_users')
+        .select('quota_status')
+        .where('account_id', '=', accountId)
+        .where('login', '=', login)
+        .executeTakeFirst()
+      if (!user) throw new Error(`spend: unknown user ${login}`)
+      quotaActive = user.quota_status === 'active'
+    }
+  }
+  if (!paid && !quotaActive) {
+    const fromAccount = await trx
+      .updateTable('accounts')
+      .set({ credits_left: sql`credits_left - ${total}` })
+      .where('id', '=', accountId)
+      .where('credits_left', '>=', total)
+      .returning('credits_left')
+      .executeTakeFirst()
+    if (fromAccount) paid = { source: 'account', left: fromAccount.credits_left }
+  }
+  // Not enough for all of them: each on its own, so that those that fit go through.
+  if (!paid) {
+    const outcomes: SpendOutcome[] = []
+    for (const item of items) outcomes.push(await one(item))
+    return outcomes
+  }
+  const source = paid.source
+  await trx
+    .insertInto('credit_ledger')
+    .values(
+      items.map((item) => ({
+        account_id: accountId,
+        kind: 'spend' as const,
+        login,
+        account_delta: source === 'account' ? -item.hundredths : 0,
+        quota_delta: source === 'quota' ? -item.hundredths : 0,
+        counterparty: null,
+        reference: item.reference,
+      })),
+    )
+    .execute()
+  let left = paid.left + total
+  return items.map((item) => {
+    left -= item.hundredths
+    return {
+      ok: true,
+      source,
+      left,
+      ...(paid.alertThreshold === undefined ? {} : { alertThreshold: paid.alertThreshold }),
+    }
+  })
+}
+
 /**
  * Gives back what `spend` took: to the user's quota when it came from there and the quota is still
  * active, else to the account (a deleted user's or deactivated quota's credits went back there too).

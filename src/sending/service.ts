@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import type { Static } from 'typebox'
-import { NotEnoughCredits, refund, spend } from '../accounts/credits.js'
+import { refund } from '../accounts/credits.js'
 import { requireAccount } from '../accounts/service.js'
-import { raiseAlertIfCrossed } from '../alerts/raise.js'
 import type { Config } from '../config.js'
-import { fromHundredths } from '../credits.js'
 import type { Database, Db } from '../db/index.js'
 import type { AccountRow, OutgoingRow } from '../db/schema.js'
 import type { Clock, Scope } from '../deps.js'
@@ -13,8 +10,8 @@ import { badRequest, notFound } from '../errors.js'
 import { userNotFound } from '../users/service.js'
 import { invalid, parseInternational } from '../validation.js'
 import { analyse } from './encoding.js'
+import type { SendBatcher } from './group-commit.js'
 import type { JobBody, SmsSendingReport } from './schema.js'
-import { defaultSender, requireEnabledSender } from './senders-service.js'
 
 export type SendInput = Static<typeof JobBody>
 export type SendingReport = Static<typeof SmsSendingReport>
@@ -37,7 +34,7 @@ export async function resolveTarget(db: Db | Transaction<Database>, target: Send
   return account
 }
 
-type Receiver = { number: string; callingCode: string }
+export type Receiver = { number: string; callingCode: string }
 
 /** Valid receivers in E.164 (first occurrence of each), the rest as given. */
 export function splitReceivers(raw: readonly string[]): { valid: Receiver[]; invalid: string[] } {
@@ -52,10 +49,11 @@ export function splitReceivers(raw: readonly string[]): { valid: Receiver[]; inv
   return { valid: [...valid.values()], invalid: invalidOnes }
 }
 
-export type SendingDeps = { db: Db; clock: Clock; config: Config; onAccepted: () => void }
+export type SendingDeps = { db: Db; clock: Clock; config: Config; batcher: SendBatcher }
 
 /**
- * Sends one message to every valid receiver: the credits for the whole request are spent (user's
+ * Sends one message to every valid receiver: the input is checked here, then the request joins the
+ * next group commit (group-commit.ts), where the credits for the whole request are spent (user's
  * quota first, else the account) in the same transaction that writes the outgoing rows; not enough
  * credits → 400 and nothing is written. The carrier gets the messages from the sending worker, after
  * commit, never on the request path.
@@ -80,105 +78,18 @@ export async function sendMessages(
   const sendAt = new Date(now.getTime() + (body.differedPeriod ?? 0) * 60_000)
   const expiresAt = body.validityPeriod ? new Date(sendAt.getTime() + body.validityPeriod * 60_000) : null
 
-  const report = await deps.db.transaction().execute(async (trx) => {
-    const account = await resolveTarget(trx, target)
-    let sender = body.sender?.trim() || null
-    if (sender) await requireEnabledSender(trx, account.id, sender)
-    else {
-      sender = await defaultSender(trx, account.id)
-      if (!sender && !body.senderForResponse) {
-        throw badRequest('Missing parameter: sender (the account has no enabled sender to use by default)')
-      }
-      sender ??= ''
-    }
-    const blacklisted = valid.length
-      ? new Set(
-          (
-            await trx
-              .selectFrom('blacklist')
-              .select('number')
-              .where('account_id', '=', account.id)
-              .where(
-                'number',
-                'in',
-                valid.map((r) => r.number),
-              )
-              .execute()
-          ).map((r) => r.number),
-        )
-      : new Set<string>()
-    const receivers = valid.filter((r) => !blacklisted.has(r.number))
-    for (const r of valid) if (blacklisted.has(r.number)) invalidReceivers.push(r.number)
-    if (receivers.length === 0) {
-      return { ids: [], invalidReceivers, tag, totalCreditsRemoved: 0, validReceivers: [] }
-    }
-    const batchId = randomUUID()
-    const rows = receivers.map((r) => {
-      const rate = deps.config.rates.byCallingCode[r.callingCode] ?? deps.config.rates.default
-      return { receiver: r.number, credits: analysis.parts * rate, tariffCode: `${r.callingCode}:${rate}` }
-    })
-    const total = rows.reduce((sum, row) => sum + row.credits, 0)
-    let spent: Awaited<ReturnType<typeof spend>>
-    try {
-      spent = await spend(trx, {
-        accountId: account.id,
-        login: target.login,
-        hundredths: total,
-        reference: `batch:${batchId}`,
-      })
-    } catch (error) {
-      if (error instanceof NotEnoughCredits) throw badRequest(error.message)
-      throw error
-    }
-    const source = spent.source
-    const threshold = (spent.alertThreshold ?? -1) * 100
-    if (
-      target.login !== null &&
-      threshold >= 0 &&
-      spent.left + total > threshold &&
-      spent.left <= threshold
-    ) {
-      await raiseAlertIfCrossed(trx, account.id, target.login, spent.left + total, spent.left, now)
-    }
-    const inserted = await trx
-      .insertInto('outgoing')
-      .values(
-        rows.map((row) => ({
-          account_id: account.id,
-          login: target.login,
-          batch_id: batchId,
-          sender: sender as string,
-          receiver: row.receiver,
-          message: body.message,
-          message_length: analysis.characters,
-          number_of_sms: analysis.parts,
-          coding: analysis.encoding,
-          credits: row.credits,
-          spend_source: source,
-          tag,
-          class: body.class ?? null,
-          priority: body.priority ?? null,
-          no_stop_clause: noStopClause,
-          sender_for_response: body.senderForResponse ?? false,
-          differed_delivery: body.differedPeriod ?? 0,
-          send_at: sendAt,
-          expires_at: expiresAt,
-          tariff_code: row.tariffCode,
-          created_at: now,
-        })),
-      )
-      .returning('id')
-      .execute()
-    return {
-      ids: inserted.map((r) => r.id),
-      invalidReceivers,
-      tag,
-      totalCreditsRemoved: fromHundredths(total),
-      validReceivers: receivers.map((r) => r.number),
-    }
+  return deps.batcher.submit({
+    target,
+    body,
+    analysis,
+    receivers: valid,
+    invalidReceivers,
+    tag,
+    now,
+    sendAt,
+    expiresAt,
+    noStopClause,
   })
-  if (report.ids.length > 0) deps.onAccepted()
-  return report
 }
 
 /** Outgoing rows of a target, one query: the user's own, or the whole account's. */

@@ -11,6 +11,7 @@ import {
 } from '../../src/alerts/dispatcher.js'
 import { type MailSender, smtpMailSender } from '../../src/alerts/mail.js'
 import { badRequest } from '../../src/errors.js'
+import { SendBatcher } from '../../src/sending/group-commit.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 
 const { app, deps, clock } = await buildTestApp(t, { credits: 100 })
@@ -83,7 +84,7 @@ async function smtpServer(options: { reject?: boolean } = {}) {
   return { port, messages, attempts: () => attempts }
 }
 
-const sending = { db, clock, config: deps.config, onAccepted: () => {} }
+const sending = { db, clock, config: deps.config, batcher: new SendBatcher(db, deps.config, () => {}) }
 
 function dispatcher(mail: MailSender | null, sendSms: SendAlertSms = sendAlertSmsWith(sending)) {
   return new AlertDispatcher({

@@ -93,6 +93,28 @@ function fromFastifyError(error: FastifyError): (OvhErrorBody & { status: number
   return null
 }
 
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'])
+const CONNECTION_ERROR_MESSAGES = [
+  'Connection terminated',
+  'Client has encountered a connection error',
+  'timeout exceeded when trying to connect',
+]
+
+/**
+ * The database cannot be reached (down, restarting, shutting down, connection lost): a condition to
+ * answer 503 for, not a bug. SQLSTATE class 08 (connection exception), 57P01–57P03 (shutdown, not
+ * accepting connections yet), 53300 (too many connections); socket errors; pg's own connection errors.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true
+    if (CONNECTION_ERROR_CODES.has(code)) return true
+  }
+  return CONNECTION_ERROR_MESSAGES.some((prefix) => error.message.startsWith(prefix))
+}
+
 /** Installs the OVH-shaped error and not-found handlers. 5xx answers never carry internals. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
@@ -104,6 +126,12 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (client) {
       const { status, ...body } = client
       return reply.code(status).send(body)
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable')
+      return reply
+        .code(503)
+        .send({ class: OVH_ERROR_CLASS[503], message: 'The database does not answer, retry later' })
     }
     request.log.error({ err: error }, 'unhandled error')
     return reply

@@ -59,8 +59,11 @@ export async function createDb(
             : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     })
-    // An idle client losing its server must not crash the process; the next query reports it.
+    // A client losing its server must not crash the process; the next query reports it. The pool
+    // listens to idle clients only: a checked-out one (in a transaction, between two statements) would
+    // otherwise emit 'error' with no listener (e.g. PostgreSQL shutting down: 57P01).
     pool.on('error', () => {})
+    pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return {
       db,

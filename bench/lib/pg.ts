@@ -1,0 +1,165 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+
+/**
+ * The PostgreSQL a bench runs on: `DATABASE_URL` when set (the bench works in a schema of its own,
+ * dropped at the end), else a throwaway cluster started like .ci/run does (initdb as the postgres
+ * user into a temporary folder, a free 127.0.0.1 port, fsync off), stopped and removed at the end.
+ */
+export type BenchDatabase = {
+  url: string
+  searchPath?: string
+  /** Where it came from, for the report. */
+  label: string
+  stop(): Promise<void>
+}
+
+export async function startDatabase(): Promise<BenchDatabase> {
+  const given = process.env.DATABASE_URL
+  if (given) {
+    const schema = `bench_${randomBytes(5).toString('hex')}`
+    await runSql(given, `create schema ${schema}`)
+    return {
+      url: given,
+      searchPath: schema,
+      label: 'DATABASE_URL (own schema)',
+      stop: () => runSql(given, `drop schema ${schema} cascade`),
+    }
+  }
+  return startCluster()
+}
+
+async function runSql(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+function postgresBin(): string {
+  const root = '/usr/lib/postgresql'
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : []
+  const preferred = versions.includes('15') ? '15' : versions[0]
+  if (!preferred) {
+    throw new Error(
+      'no PostgreSQL server found under /usr/lib/postgresql: set DATABASE_URL, or install postgresql-15 (see .ci/run)',
+    )
+  }
+  return join(root, preferred, 'bin')
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/**
+ * A throwaway cluster this process owns (never DATABASE_URL): besides `stop` (stop and remove), its
+ * server can be stopped and started again on the same port and data folder, for fault drills.
+ */
+export type BenchCluster = BenchDatabase & {
+  port: number
+  /** pg_ctl stop -m `mode` (waits); the data folder stays. */
+  stopServer(mode?: 'smart' | 'fast' | 'immediate'): Promise<void>
+  /** pg_ctl start on the same port, options and data folder (waits until it accepts connections). */
+  startServer(): Promise<void>
+}
+
+export async function startCluster(): Promise<BenchCluster> {
+  const bin = postgresBin()
+  const dir = mkdtempSync(join(tmpdir(), 'sms-mirror-bench-pg.'))
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim())
+    chownSync(dir, uid, gid)
+  }
+  chmodSync(dir, 0o700)
+  const run = (command: string, args: string[]) =>
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, command), ...args], {
+          cwd: dir,
+          stdio: 'pipe',
+        })
+      : execFileSync(join(bin, command), args, { cwd: dir, stdio: 'pipe' })
+  const runAsync = async (command: string, args: string[]) => {
+    await (asRoot
+      ? promisify(execFile)('runuser', ['-u', 'postgres', '--', join(bin, command), ...args], { cwd: dir })
+      : promisify(execFile)(join(bin, command), args, { cwd: dir }))
+  }
+  const data = join(dir, 'data')
+  run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale'])
+
+  let stopped = false
+  const stopSync = () => {
+    if (stopped) return
+    stopped = true
+    try {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
+    } catch {}
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', stopSync)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stopSync()
+      process.exit(130)
+    })
+  }
+
+  const startArgs = (port: number) => [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'postgres.log'),
+    '-w',
+    '-t',
+    '60',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off ` +
+      '-c full_page_writes=off -c max_connections=200',
+    'start',
+  ]
+  let port = 0
+  for (let attempt = 1; attempt <= 3 && port === 0; attempt++) {
+    const candidate = await freePort()
+    try {
+      run('pg_ctl', startArgs(candidate))
+      port = candidate
+    } catch (error) {
+      if (attempt === 3) {
+        stopSync()
+        throw error
+      }
+    }
+  }
+  const serverUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
+  await runSql(serverUrl, 'create database sms_mirror_bench')
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/sms_mirror_bench`,
+    label: `throwaway PostgreSQL (${bin.split('/').at(-2)}, fsync off)`,
+    stop: async () => stopSync(),
+    port,
+    stopServer: (mode = 'fast') => runAsync('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']),
+    startServer: () => runAsync('pg_ctl', startArgs(port)),
+  }
+}

@@ -1,5 +1,5 @@
 import type { Static } from 'typebox'
-import { fromHundredths, hasAtMostTwoDecimals, toHundredths } from '../credits.js'
+import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from '../credits.js'
 import type { Db } from '../db/index.js'
 import type { AccountRow, AccountUpdate } from '../db/schema.js'
 import type { Scope } from '../deps.js'
@@ -102,6 +102,8 @@ export async function updateAccountSettings(
     if (!hasAtMostTwoDecimals(body.creditThresholdForAutomaticRecredit)) {
       throw invalid('creditThresholdForAutomaticRecredit', 'a number of credits with at most 2 decimals')
     }
+    if (body.creditThresholdForAutomaticRecredit > MAX_CREDITS)
+      throw invalid('creditThresholdForAutomaticRecredit', `at most ${MAX_CREDITS} credits`)
     patch.credit_threshold_for_automatic_recredit = toHundredths(body.creditThresholdForAutomaticRecredit)
   }
   if (body.smsResponse !== undefined) {
@@ -127,6 +129,7 @@ export async function createAccount(db: Db, input: NewAccountInput): Promise<Acc
   const credits = input.credits ?? 0
   if (credits < 0 || !hasAtMostTwoDecimals(credits))
     throw invalid('credits', 'a number ≥ 0 with at most 2 decimals')
+  if (credits > MAX_CREDITS) throw invalid('credits', `at most ${MAX_CREDITS} credits`)
   if (await findAccount(db, {}, input.serviceName))
     throw conflict(`The service ${input.serviceName} already exists`)
   return db.transaction().execute(async (trx) => {

@@ -7,7 +7,7 @@ import { createAccount, getAccount, requireAccount } from '../accounts/service.j
 import type { CredentialStore } from '../auth/credentials.js'
 import type { TokenStore } from '../auth/oauth.js'
 import { type SimulatorCarrier, validateRules } from '../carrier/simulator.js'
-import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
+import { hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from '../credits.js'
 import { ALL_OWNERS, type AppDeps } from '../deps.js'
 import { callbackAdminRoutes } from '../dlr/admin-routes.js'
 import type { CallbackDispatcher } from '../dlr/dispatcher.js'
@@ -27,7 +27,7 @@ const AccessRules = Type.Array(
     description: 'a non-empty list of access rules',
   },
 )
-const OwnerId = Type.Integer({ minimum: 1, description: 'id of the owner (tenant)' })
+const OwnerId = Type.Integer({ minimum: 1, maximum: 2147483647, description: 'id of the owner (tenant)' })
 
 function sameToken(expected: string, received: string): boolean {
   const a = Buffer.from(expected)
@@ -145,6 +145,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const { credits } = request.body
       if (!hasAtMostTwoDecimals(credits)) throw invalid('credits', 'a number > 0 with at most 2 decimals')
+      if (credits > MAX_CREDITS) throw invalid('credits', `at most ${MAX_CREDITS} credits`)
       const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
       await db.transaction().execute((trx) => purchase(trx, account.id, toHundredths(credits), 'admin'))
       return getAccount(db, ALL_OWNERS, account.service_name)
@@ -161,7 +162,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         params: Type.Object({ serviceName: Type.String({ maxLength: 100 }) }),
         querystring: Type.Object({
           afterId: Type.Optional(
-            Type.Integer({ minimum: 0, description: 'only entries after this id (paging)' }),
+            Type.Integer({
+              minimum: 0,
+              maximum: Number.MAX_SAFE_INTEGER,
+              description: 'only entries after this id (paging)',
+            }),
           ),
           limit: Type.Optional(
             Type.Integer({ minimum: 1, maximum: 10000, description: '1 to 10000, default 1000' }),

@@ -85,7 +85,9 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onR
         tags,
         security,
         summary: 'Deliver a callback again from scratch (a dead letter, or any other)',
-        params: Type.Object({ id: Type.Integer({ minimum: 1, description: 'a delivery id' }) }),
+        params: Type.Object({
+          id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'a delivery id' }),
+        }),
         response: { 200: Type.Object({ id: Type.Integer(), status: Type.String() }) },
       },
     },

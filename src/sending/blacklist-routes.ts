@@ -36,7 +36,13 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         params: Params,
         querystring: Type.Object({
           batchID: Type.Optional(Type.String({ format: 'uuid', description: 'a batch UUID' })),
-          smsOutgoingID: Type.Optional(Type.Integer({ description: 'an outgoing SMS id' })),
+          smsOutgoingID: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: Number.MAX_SAFE_INTEGER,
+              description: 'an outgoing SMS id (positive integer)',
+            }),
+          ),
         }),
         response: { 200: Type.Array(Type.String()) },
       },

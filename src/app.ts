@@ -38,6 +38,7 @@ import { senderModels } from './sending/senders-schema.js'
 import type { SendingDeps } from './sending/service.js'
 import { userRoutes } from './users/routes.js'
 import { userModels } from './users/schema.js'
+import { refuseUnstorableValues } from './validation.js'
 import { formatSchemaErrors } from './validation-messages.js'
 
 declare module 'fastify' {
@@ -83,6 +84,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installErrorHandlers(app)
+  refuseUnstorableValues(app)
   installRawJsonParser(app)
   const metrics = options.metrics ?? new Metrics({ defaultMetrics: true })
   await app.register(metricsPlugin, { metrics })
@@ -230,6 +232,9 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
             route.schema = { ...route.schema, hide: true }
           })
         }
+        // Only JSON reaches the OVH routes: the signature covers the raw JSON body, and a form or
+        // text body would be read without being signed (415 says to send JSON).
+        api.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain'])
         defaultToJson(api)
         installApiAuth(api, deps, store, tokens, prefix)
         await api.register(authRoutes, { deps, store })

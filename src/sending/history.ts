@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely'
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max'
 import { fromHundredths } from '../credits.js'
 import type { Db } from '../db/index.js'
+import { type JsonList, jsonList } from '../db/json-list.js'
 import type { IncomingTable, OutgoingRow } from '../db/schema.js'
 import { notFound } from '../errors.js'
 import { ovhDateTime } from './schema.js'
@@ -25,7 +26,7 @@ export async function listOutgoingIds(
   target: Sender,
   states: readonly ('pending' | 'submitted' | 'final')[],
   filters: OutgoingFilters = {},
-): Promise<number[]> {
+): Promise<JsonList> {
   const account = await resolveTarget(db, target)
   let query = db
     .selectFrom('outgoing')
@@ -49,8 +50,7 @@ export async function listOutgoingIds(
     query = query.where('created_at', '>=', new Date(filters['creationDatetime.from']))
   if (filters['creationDatetime.to'])
     query = query.where('created_at', '<=', new Date(filters['creationDatetime.to']))
-  const rows = await query.orderBy('id').execute()
-  return rows.map((r) => r.id)
+  return jsonList(db, query, 'id')
 }
 
 /** Numbers are stored in E.164; a filter written 0033… or with spaces still finds them. */
@@ -113,7 +113,7 @@ export async function listIncomingIds(
   db: Db,
   target: Sender,
   filters: IncomingFilters = {},
-): Promise<number[]> {
+): Promise<JsonList> {
   const account = await resolveTarget(db, target)
   let query = db.selectFrom('incoming').select('id').where('account_id', '=', account.id)
   if (target.login !== null) query = query.where('login', '=', target.login)
@@ -123,8 +123,7 @@ export async function listIncomingIds(
     query = query.where('created_at', '>=', new Date(filters['creationDatetime.from']))
   if (filters['creationDatetime.to'])
     query = query.where('created_at', '<=', new Date(filters['creationDatetime.to']))
-  const rows = await query.orderBy('id').execute()
-  return rows.map((r) => r.id)
+  return jsonList(db, query, 'id')
 }
 
 export async function getIncoming(db: Db, target: Sender, id: number): Promise<Selectable<IncomingTable>> {

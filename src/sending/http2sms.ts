@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { ipAllowed } from '../auth/hook.js'
-import { fromHundredths } from '../credits.js'
+import { fromHundredths, toHundredths } from '../credits.js'
 import type { AppDeps } from '../deps.js'
 import { ALL_OWNERS } from '../deps.js'
 import { ApiError } from '../errors.js'
+import { unstorableValueAt } from '../validation.js'
 import { type SendingDeps, sendMessages } from './service.js'
 
 /**
@@ -159,6 +160,10 @@ export const http2smsRoutes: FastifyPluginAsync<{ deps: AppDeps; sending: Sendin
         message: `Invalid contentType: expected one of ${CONTENT_TYPES.join(', ')}`,
       })
     }
+    const unstorable = unstorableValueAt(params)
+    if (unstorable) {
+      return answer({ status: 202, message: `Invalid ${unstorable.path}: expected ${unstorable.expected}` })
+    }
     const serviceName = value('account') || value('smsAccount')
     const login = value('login')
     const password = value('password')
@@ -202,10 +207,19 @@ export const http2smsRoutes: FastifyPluginAsync<{ deps: AppDeps; sending: Sendin
     if (blocked > 0) {
       return answer({ status: 401, message: `Too many failed attempts from ${ip}, retry in ${blocked} s` })
     }
+    // With what is left to spend: the answer after the send must not need the database again (a
+    // failure there would answer an error for a message already accepted, inviting a second send).
     const user = await db
       .selectFrom('sms_users as u')
       .innerJoin('accounts as a', 'a.id', 'u.account_id')
-      .select(['u.login', 'u.password_enc', 'u.ip_restrictions', 'a.id as account_id'])
+      .select([
+        'u.login',
+        'u.password_enc',
+        'u.ip_restrictions',
+        'u.quota_status',
+        'u.quota_left',
+        'a.credits_left',
+      ])
       .where('a.service_name', '=', serviceName as string)
       .where('u.login', '=', login as string)
       .executeTakeFirst()
@@ -241,14 +255,8 @@ export const http2smsRoutes: FastifyPluginAsync<{ deps: AppDeps; sending: Sendin
           message: `Invalid to: no valid receiver in ${report.invalidReceivers.join(',')}`,
         })
       }
-      const left = await db
-        .selectFrom('sms_users as u')
-        .innerJoin('accounts as a', 'a.id', 'u.account_id')
-        .select(['u.quota_status', 'u.quota_left', 'a.credits_left'])
-        .where('u.account_id', '=', user.account_id)
-        .where('u.login', '=', user.login)
-        .executeTakeFirst()
-      const credit = left?.quota_status === 'active' ? left.quota_left : (left?.credits_left ?? 0)
+      const before = user.quota_status === 'active' ? user.quota_left : user.credits_left
+      const credit = before - toHundredths(report.totalCreditsRemoved)
       return answer({ status: 100, creditLeft: String(fromHundredths(credit)), ids: report.ids })
     } catch (error) {
       if (error instanceof ApiError && error.statusCode < 500) {
@@ -260,10 +268,11 @@ export const http2smsRoutes: FastifyPluginAsync<{ deps: AppDeps; sending: Sendin
   }
 
   const schema = { tags: ['http2sms'], summary: 'Send an SMS with a URL (OVH http2sms)', security: [] }
-  app.get('/cgi-bin/sms/http2sms.cgi', { schema }, (request, reply) =>
+  const config = { storableCheck: false }
+  app.get('/cgi-bin/sms/http2sms.cgi', { schema, config }, (request, reply) =>
     handle(request.query as Record<string, unknown>, request.ip, reply),
   )
-  app.post('/cgi-bin/sms/http2sms.cgi', { schema }, (request, reply) =>
+  app.post('/cgi-bin/sms/http2sms.cgi', { schema, config }, (request, reply) =>
     handle({ ...(request.query as object), ...((request.body as object) ?? {}) }, request.ip, reply),
   )
 }

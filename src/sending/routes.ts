@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { sendJsonList } from '../db/json-list.js'
 import type { AppDeps } from '../deps.js'
 import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
 import {
@@ -28,7 +29,15 @@ const Id = Type.Integer({
   maximum: Number.MAX_SAFE_INTEGER,
   description: 'an id (positive integer)',
 })
-const Long = (description: string) => Type.Optional(Type.Integer({ description }))
+/** Filters on integer (int4) columns: a value out of their range could only fail the query. */
+const Long = (description: string) =>
+  Type.Optional(
+    Type.Integer({
+      minimum: -2147483648,
+      maximum: 2147483647,
+      description: `${description}, from -2147483648 to 2147483647`,
+    }),
+  )
 const Text = (description: string) => Type.Optional(Type.String({ maxLength: 100, description }))
 const DateTimeFilter = (description: string) =>
   Type.Optional(Type.String({ format: 'date-time', description }))
@@ -109,7 +118,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Array(Type.Integer()) },
       },
     },
-    (request) => listOutgoingIds(db, target(request), ['pending']),
+    async (request, reply) => sendJsonList(reply, await listOutgoingIds(db, target(request), ['pending'])),
   )
 
   app.get(
@@ -145,7 +154,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Array(Type.Integer()) },
       },
     },
-    (request) => listOutgoingIds(db, target(request), ['submitted', 'final'], request.query),
+    async (request, reply) =>
+      sendJsonList(reply, await listOutgoingIds(db, target(request), ['submitted', 'final'], request.query)),
   )
 
   app.get(
@@ -191,7 +201,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Array(Type.Integer()) },
       },
     },
-    (request) => listIncomingIds(db, target(request), request.query),
+    async (request, reply) => sendJsonList(reply, await listIncomingIds(db, target(request), request.query)),
   )
 
   app.get(

@@ -1,18 +1,14 @@
 import type { Transaction } from 'kysely'
 import type { Database, Db } from '../db/index.js'
+import { type JsonList, jsonList } from '../db/json-list.js'
 import type { NewSmsUser, SmsUserRow, SmsUserUpdate } from '../db/schema.js'
 import type { Scope } from '../deps.js'
 
 type Executor = Db | Transaction<Database>
 
-export async function listLogins(db: Executor, accountId: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('sms_users')
-    .select('login')
-    .where('account_id', '=', accountId)
-    .orderBy('login')
-    .execute()
-  return rows.map((r) => r.login)
+/** The account's logins, in order, as a JSON array built by the database. */
+export function listLogins(db: Db, accountId: number): Promise<JsonList> {
+  return jsonList(db, db.selectFrom('sms_users').select('login').where('account_id', '=', accountId), 'login')
 }
 
 /** One round trip for the hot read: the user joined to its (scoped) account by service name. */

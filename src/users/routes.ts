@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { sendJsonList } from '../db/json-list.js'
 import type { AppDeps } from '../deps.js'
 import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
 import { User, UserCreate, UserParams, UserUpdate } from './schema.js'
@@ -21,7 +22,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         response: { 200: Type.Array(Type.String()) },
       },
     },
-    (request) => listUsers(db, request.scope, request.params.serviceName),
+    async (request, reply) =>
+      sendJsonList(reply, await listUsers(db, request.scope, request.params.serviceName)),
   )
 
   app.post(

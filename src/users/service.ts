@@ -3,9 +3,10 @@ import type { Static } from 'typebox'
 import { releaseQuota, setQuota } from '../accounts/credits.js'
 import { lockAccount } from '../accounts/repository.js'
 import { requireAccount } from '../accounts/service.js'
-import { fromHundredths, hasAtMostTwoDecimals } from '../credits.js'
+import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS } from '../credits.js'
 import type { SecretBox } from '../crypto.js'
 import type { Database, Db } from '../db/index.js'
+import type { JsonList } from '../db/json-list.js'
 import type { AccountRow, SmsUserRow, SmsUserUpdate } from '../db/schema.js'
 import type { Scope } from '../deps.js'
 import { badRequest, conflict, notFound, SERVICE_NOT_FOUND } from '../errors.js'
@@ -46,7 +47,7 @@ export function toApiUser(row: SmsUserRow, box: SecretBox): ApiUser {
   }
 }
 
-export async function listUsers(db: Db, scope: Scope, serviceName: string): Promise<string[]> {
+export async function listUsers(db: Db, scope: Scope, serviceName: string): Promise<JsonList> {
   const account = await requireAccount(db, scope, serviceName)
   return listLogins(db, account.id)
 }
@@ -113,7 +114,11 @@ export async function updateUserSettings(
   if (alert?.alertNumber !== undefined) {
     patch.alert_number = internationalPhoneNumber('alertThresholdInformations.alertNumber', alert.alertNumber)
   }
-  if (alert?.alertThreshold !== undefined) patch.alert_threshold = alert.alertThreshold
+  if (alert?.alertThreshold !== undefined) {
+    if (alert.alertThreshold > MAX_CREDITS)
+      throw invalid('alertThresholdInformations.alertThreshold', `at most ${MAX_CREDITS} credits`)
+    patch.alert_threshold = alert.alertThreshold
+  }
   if (alert?.support !== undefined) patch.alert_support = alert.support
   const quota = body.quotaInformations
   if (quota?.quotaLeft !== undefined && !hasAtMostTwoDecimals(quota.quotaLeft)) {

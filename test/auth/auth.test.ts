@@ -131,6 +131,21 @@ t.test('signature edge cases', async (t) => {
   t.equal((await send('GET', '/1.0/sms', keptPort)).status, 200)
 })
 
+t.test('a body that is not JSON is refused, never read unsigned', async (t) => {
+  // Signed over an empty body (what the signature check would see of a form body), sent as a form.
+  for (const contentType of ['application/x-www-form-urlencoded', 'text/plain']) {
+    const response = await app.inject({
+      method: 'POST',
+      url: users,
+      headers: { ...signedHeaders(keys, 'POST', users, '', now()), 'content-type': contentType },
+      payload: 'login=unsigned1&password=abcd1234',
+    })
+    t.equal(response.statusCode, 415, contentType)
+    t.match(JSON.parse(response.body).message, /send the body as JSON/)
+  }
+  t.equal((await call(app, 'GET', `${users}/unsigned1`)).status, 404, 'no user was created')
+})
+
 t.test('access rules', async (t) => {
   const readOnly = await createKeys(app, ownerId, [{ method: 'GET', path: '/sms/*' }])
   t.equal((await call(app, 'GET', users, undefined, readOnly)).status, 200)

@@ -11,6 +11,8 @@ export abstract class PollingWorker {
   private running: Promise<void> | null = null
   private again = false
   private stopped = true
+  /** stop() was called: a run that loops over a backlog should end after its current pass. */
+  protected stopRequested = false
 
   constructor(
     private readonly pollMs: number,
@@ -25,11 +27,13 @@ export abstract class PollingWorker {
 
   start(): void {
     this.stopped = false
+    this.stopRequested = false
     this.plan(0)
   }
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopRequested = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await this.running

@@ -31,7 +31,8 @@ export class SendingWorker extends PollingWorker {
     for (;;) {
       const done = (await this.submitDue()) + (await this.applyDueSteps()) + (await this.expireOverdue())
       total += done
-      if (done === 0) return total
+      // A backlog is worked off pass after pass, but a shutdown waits for one pass only.
+      if (done === 0 || this.stopRequested) return total
     }
   }
 

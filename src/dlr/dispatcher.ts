@@ -21,6 +21,10 @@ export type DispatcherOptions = {
   openSecret?: (sealed: string) => string
 }
 
+/** Claims per batch unless `batch` says: four rounds of `concurrency` calls. */
+const batchOf = (options: DispatcherOptions) => options.batch ?? Math.max(20, 4 * options.concurrency)
+const MAX_BATCHES_PER_RUN = 20
+
 export type DeliveryOutcome = 'success' | 'retry' | 'failed' | 'gone' | 'blocked'
 
 type Claimed = { id: number; url: string; attempts: number; signing_secret_enc: string | null }
@@ -40,6 +44,10 @@ type Result = {
  * earlier pending row of the same SMS exists.
  */
 export class CallbackDispatcher extends PollingWorker {
+  /** Calls in flight and when each must end (see abortAfter). */
+  private readonly deadlines = new Map<AbortController, number>()
+  private sweeper: NodeJS.Timeout | null = null
+
   constructor(
     private readonly db: Db,
     private readonly agent: Dispatcher,
@@ -67,78 +75,127 @@ export class CallbackDispatcher extends PollingWorker {
     }
   }
 
-  /** Claims and delivers one batch; returns how many deliveries were attempted. Tests call it. */
+  /**
+   * Claims and delivers due deliveries; returns how many were attempted. Tests call it. A pipeline:
+   * `concurrency` calls stay in flight; the next batch is claimed while the last round of calls of
+   * the current one starts, and each batch's outcomes are recorded when its last call has ended,
+   * while the next batch's calls go on. A run ends when a claim finds less than a full batch, or after
+   * MAX_BATCHES_PER_RUN batches (the background loop then runs again at once).
+   */
   async runOnce(): Promise<number> {
-    const claimed = await this.claim()
-    if (claimed.length === 0) return 0
-    const results: Result[] = []
-    let next = 0
-    const workers = Array.from({ length: Math.min(this.options.concurrency, claimed.length) }, async () => {
-      while (next < claimed.length) {
-        const delivery = claimed[next++] as Claimed
-        results.push(await this.deliver(delivery))
+    const batch = batchOf(this.options)
+    let attempted = 0
+    let inFlight = 0
+    let slotFreed: (() => void) | null = null
+    const records: Promise<void>[] = []
+    let prefetched: Promise<Claimed[]> | null = null
+    for (let batches = 0; batches < MAX_BATCHES_PER_RUN; batches++) {
+      const claimed = await (prefetched ?? this.claim())
+      prefetched = null
+      if (claimed.length === 0) break
+      attempted += claimed.length
+      const results: Result[] = []
+      let unfinished = claimed.length
+      let allFinished: () => void = () => {}
+      const finished = new Promise<void>((resolve) => {
+        allFinished = resolve
+      })
+      // A full batch: the next claim starts with the last round of this one, so that no slot waits.
+      const prefetchAt =
+        claimed.length === batch && batches + 1 < MAX_BATCHES_PER_RUN && !this.stopRequested
+          ? Math.max(0, claimed.length - this.options.concurrency)
+          : -1
+      for (const [index, delivery] of claimed.entries()) {
+        if (index === prefetchAt) {
+          prefetched = this.claim()
+          // Awaited at the top of the next turn; a failure there fails the run like any claim.
+          prefetched.catch(() => {})
+        }
+        while (inFlight >= this.options.concurrency) {
+          await new Promise<void>((resolve) => {
+            slotFreed = resolve
+          })
+        }
+        inFlight++
+        void this.deliver(delivery)
+          .catch((error: unknown) =>
+            this.retry(delivery, null, `error: ${String(error)}`.slice(0, 500), null),
+          )
+          .then((result) => {
+            results.push(result)
+            inFlight--
+            const wake = slotFreed
+            slotFreed = null
+            wake?.()
+            if (--unfinished === 0) allFinished()
+          })
       }
-    })
-    await Promise.all(workers)
-    await this.record(results, new Map(claimed.map((c) => [c.id, c.attempts])))
-    return claimed.length
+      const attempts = new Map(claimed.map((c) => [c.id, c.attempts]))
+      records.push(finished.then(() => this.record(results, attempts)))
+      // Stopping: the batch already claimed is still delivered, none is claimed after it.
+      if (claimed.length < batch || (this.stopRequested && !prefetched)) break
+    }
+    // A prefetch whose batch was not run (the last turn) releases nothing: its rows come back when
+    // their lease ends. MAX_BATCHES_PER_RUN's last turn never prefetches, so this only waits.
+    if (prefetched) await prefetched
+    const recorded = await Promise.allSettled(records)
+    const failed = recorded.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
+    return attempted
   }
 
   private async claim(): Promise<Claimed[]> {
     const now = this.clock.now()
     // The lease must outlast the whole batch (calls run `concurrency` at a time, each bounded by
     // the timeout), or another replica would claim rows still being called here.
-    const batch = this.options.batch ?? 100
+    // A batch's calls may also wait for the calls still in flight of the batch before (one round).
+    const batch = batchOf(this.options)
     const rounds = Math.ceil(batch / this.options.concurrency)
-    const lease = new Date(now.getTime() + (rounds + 1) * this.options.timeoutMs + 5000)
-    return this.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('callback_deliveries as d')
-        .select(['d.id', 'd.url', 'd.attempts', 'd.signing_secret_enc'])
-        .where('d.status', '=', 'pending')
-        .where('d.next_attempt_at', '<=', now)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('callback_deliveries as p')
-                .select('p.id')
-                .whereRef('p.outgoing_id', '=', 'd.outgoing_id')
-                .whereRef('p.id', '<', 'd.id')
-                .where('p.status', '=', 'pending'),
-            ),
+    const lease = new Date(now.getTime() + (rounds + 2) * this.options.timeoutMs + 5000)
+    // One statement (no transaction held): the due rows are locked, skipped when another replica
+    // holds them, and leased at once.
+    const due = this.db
+      .selectFrom('callback_deliveries as d')
+      .select('d.id')
+      .where('d.status', '=', 'pending')
+      .where('d.next_attempt_at', '<=', now)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('callback_deliveries as p')
+              .select('p.id')
+              .whereRef('p.outgoing_id', '=', 'd.outgoing_id')
+              .whereRef('p.id', '<', 'd.id')
+              .where('p.status', '=', 'pending'),
           ),
-        )
-        .orderBy('d.next_attempt_at')
-        .orderBy('d.id')
-        .limit(batch)
-        .forUpdate()
-        .skipLocked()
-        .execute()
-      if (rows.length === 0) return []
-      await trx
-        .updateTable('callback_deliveries')
-        .set({ next_attempt_at: lease, attempts: sql`attempts + 1` })
-        .where(
-          'id',
-          'in',
-          rows.map((r) => r.id),
-        )
-        .execute()
-      return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }))
-    })
+        ),
+      )
+      .orderBy('d.next_attempt_at')
+      .orderBy('d.id')
+      .limit(batch)
+      .forUpdate()
+      .skipLocked()
+    const rows = await this.db
+      .updateTable('callback_deliveries')
+      .set({ next_attempt_at: lease, attempts: sql`attempts + 1` })
+      .where('id', 'in', due)
+      .returning(['id', 'url', 'attempts', 'signing_secret_enc'])
+      .execute()
+    return rows.sort((a, b) => a.id - b.id)
   }
 
   private async deliver(delivery: Claimed): Promise<Result> {
     const started = performance.now()
     const now = () => this.clock.now()
     let result: Result
+    const deadline = this.abortAfter(this.options.timeoutMs)
     try {
       const response = await request(delivery.url, {
         method: 'GET',
         dispatcher: this.agent,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: deadline.signal,
         headers: this.headers(delivery),
       })
       await response.body.dump({ limit: 64 * 1024 }).catch(() => {})
@@ -175,8 +232,37 @@ export class CallbackDispatcher extends PollingWorker {
         result = this.retry(delivery, null, `${code ?? 'error'}: ${message}`.slice(0, 500), null)
       }
     }
+    this.deadlines.delete(deadline)
     this.onOutcome(result.outcome, (performance.now() - started) / 1000)
     return result
+  }
+
+  /**
+   * An AbortController aborted `ms` from now (a TimeoutError, like AbortSignal.timeout): one sweep
+   * timer for all the calls in flight, instead of a timer per call.
+   */
+  private abortAfter(ms: number): AbortController {
+    const controller = new AbortController()
+    this.deadlines.set(controller, performance.now() + ms)
+    if (!this.sweeper) {
+      this.sweeper = setInterval(
+        () => {
+          const now = performance.now()
+          for (const [late, at] of this.deadlines) {
+            if (at > now) continue
+            this.deadlines.delete(late)
+            late.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+          }
+          if (this.deadlines.size === 0 && this.sweeper) {
+            clearInterval(this.sweeper)
+            this.sweeper = null
+          }
+        },
+        Math.max(10, Math.min(250, ms / 4)),
+      )
+      this.sweeper.unref?.()
+    }
+    return controller
   }
 
   /** The same webhook-id on every attempt, so receivers can drop duplicates. */

@@ -64,7 +64,11 @@ export class SendBatcher {
     private readonly db: Db,
     private readonly config: Config,
     private readonly onAccepted: () => void,
-    private readonly options: { maxBatch: number; concurrency: number } = { maxBatch: 256, concurrency: 2 },
+    /**
+     * One batch at a time by default: bench:send measured 1,500 accepted/s for one user with 1
+     * against 930 with 4 (concurrent batches of one user wait on each other's row lock).
+     */
+    private readonly options: { maxBatch: number; concurrency: number } = { maxBatch: 256, concurrency: 1 },
   ) {}
 
   submit(send: PreparedSend): Promise<SendingReport> {

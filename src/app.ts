@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { accountRoutes } from './accounts/routes.js'
 import { accountModels } from './accounts/schema.js'
 import { adminRoutes } from './admin/routes.js'
@@ -81,6 +81,16 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     ajv: { customOptions: { verbose: true, allErrors: false } },
     schemaErrorFormatter: formatSchemaErrors,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // Errors Fastify meets before routing (a percent-escape that is not UTF-8): OVH's body too.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send({
+        class: OVH_ERROR_CLASS[400],
+        message:
+          error.code === 'FST_ERR_BAD_URL'
+            ? 'Invalid URL: a percent-escape does not decode to UTF-8 text; encode the path in UTF-8'
+            : error.message,
+      })
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installErrorHandlers(app)

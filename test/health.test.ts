@@ -15,3 +15,12 @@ t.test('health answers 503 once the database is gone, without internals', async 
     message: 'Internal server error, the incident has been logged',
   })
 })
+
+t.test('a URL whose percent-escapes are not UTF-8 gets an OVH error body', async (t) => {
+  const { app } = await buildTestApp(t)
+  for (const url of ['/1.0/sms/%zz/users', '/1.0/sms/%ED%A0%80/users']) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, 400, url)
+    t.match(JSON.parse(response.body), { class: 'Client::BadRequest', message: /^Invalid URL: / }, url)
+  }
+})

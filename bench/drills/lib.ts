@@ -2,12 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { type AddressInfo, createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
-import pg from 'pg'
 import { createOwner } from '../../src/accounts/owners.js'
 import { createAccount } from '../../src/accounts/service.js'
 import { createSecretBox } from '../../src/crypto.js'
@@ -16,6 +15,7 @@ import { migrateToLatest } from '../../src/db/migrate.js'
 import { ALL_OWNERS, systemClock } from '../../src/deps.js'
 import { createSender, setSenderValidation } from '../../src/sending/senders-service.js'
 import { createUser, updateUserSettings } from '../../src/users/service.js'
+import { freePort, runSql } from '../lib/pg.js'
 import { ALL_RULES } from '../lib/setup.js'
 import { type Keys, receiverFor, signedHeaders } from '../lib/sign.js'
 
@@ -172,26 +172,7 @@ export class Drill {
 
 // ---------------------------------------------------------------- PostgreSQL and seed
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function runSql(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(text)
-  } finally {
-    await client.end()
-  }
-}
+export { freePort }
 
 /** A fresh database on the server of DATABASE_URL, dropped (with force) at the end. */
 export async function freshDatabaseOn(drill: Drill, given: string): Promise<string> {

@@ -35,7 +35,8 @@ export async function startDatabase(): Promise<BenchDatabase> {
   return startCluster()
 }
 
-async function runSql(url: string, text: string): Promise<void> {
+/** Runs one statement on its own connection. */
+export async function runSql(url: string, text: string): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {

@@ -22,7 +22,6 @@ import { ALL_OWNERS, systemClock } from '../src/deps.js'
 import { DEFAULT_CALLBACK_SCHEDULE_MS } from '../src/dlr/backoff.js'
 import { CallbackDispatcher } from '../src/dlr/dispatcher.js'
 import { createCallbackAgent } from '../src/dlr/ssrf.js'
-import { applyStatus, lockOutgoing } from '../src/sending/status.js'
 import { createUser } from '../src/users/service.js'
 import { startDatabase } from './lib/pg.js'
 import {
@@ -36,6 +35,7 @@ import {
   verdict,
   wallMs,
 } from './lib/setup.js'
+import type { GeneratorResult, GeneratorTask } from './lib/status-generator.js'
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 10_000)
 const CONCURRENCY = 50
@@ -192,47 +192,42 @@ async function main() {
   const outgoingIds = await insertSubmitted(deps.database.db, account.id, total)
   await app.ready()
   await receiver.ask('reset')
-  const { handle: generatorHandle } = await openDb(database, 20)
-  const generator = generatorHandle.db
   await sleep(500)
 
-  const committed = new Map<number, number>()
-  let failures = 0
-  const change = async (id: number) => {
-    try {
-      await generator.transaction().execute(async (trx) => {
-        const row = (await lockOutgoing(trx, [id])).get(id)
-        if (!row) throw new Error(`outgoing ${id} missing`)
-        await applyStatus(trx, row, { ptt: 4, dlr: 1 }, new Date())
-      })
-      committed.set(id, wallMs())
-    } catch {
-      failures++
-    }
-  }
+  // The status changes come from a child process (its own event loop and connections).
   process.stderr.write(`… latency: ${total} status changes at ${RATE}/s with the full app running\n`)
-  const interval = 1000 / RATE
-  const inFlight = new Set<Promise<void>>()
-  let maxLagMs = 0
-  const t0 = wallMs()
-  for (let i = 0; i < total; i++) {
-    const due = t0 + i * interval
-    const wait = due - wallMs()
-    if (wait > 1) await sleep(wait)
-    maxLagMs = Math.max(maxLagMs, wallMs() - due)
-    while (inFlight.size >= 40) await Promise.race(inFlight)
-    const p = change(outgoingIds[i] as number).finally(() => inFlight.delete(p))
-    inFlight.add(p)
-  }
-  await Promise.all(inFlight)
-  const generationS = (wallMs() - t0) / 1000
+  const generated = await new Promise<GeneratorResult>((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./lib/status-generator.ts', import.meta.url)), [], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    let result: GeneratorResult | undefined
+    child.on('message', (m) => {
+      result = m as GeneratorResult
+    })
+    child.on('error', reject)
+    child.on('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`generator exited with ${code}`)),
+    )
+    const task: GeneratorTask = {
+      database: {
+        url: database.url,
+        label: database.label,
+        ...(database.searchPath ? { searchPath: database.searchPath } : {}),
+      },
+      ids: outgoingIds,
+      rate: RATE,
+    }
+    child.send(task)
+  })
+  const committed = new Map(generated.committed)
+  const { failures, maxLagMs, generationS } = generated
   const deadline = wallMs() + 20_000
   while ((await receiver.ask<{ count: number }>('count')).count < committed.size && wallMs() < deadline) {
     await sleep(100)
   }
   const arrivals = await receiver.ask<{ ids: number[]; times: number[] }>('arrivals')
   await app.close()
-  await generatorHandle.close()
   const loadAfter = loadavg()[0] as number
 
   const arrivedAt = new Map<number, number>()

@@ -24,18 +24,21 @@ type Entry = {
   reference?: string | null
 }
 
-async function record(trx: Trx, entry: Entry): Promise<void> {
+/** Writes ledger rows, one INSERT for all of them. */
+async function record(trx: Trx, entries: Entry | Entry[]): Promise<void> {
   await trx
     .insertInto('credit_ledger')
-    .values({
-      account_id: entry.accountId,
-      kind: entry.kind,
-      login: entry.login ?? null,
-      account_delta: entry.accountDelta ?? 0,
-      quota_delta: entry.quotaDelta ?? 0,
-      counterparty: entry.counterparty ?? null,
-      reference: entry.reference ?? null,
-    })
+    .values(
+      (Array.isArray(entries) ? entries : [entries]).map((entry) => ({
+        account_id: entry.accountId,
+        kind: entry.kind,
+        login: entry.login ?? null,
+        account_delta: entry.accountDelta ?? 0,
+        quota_delta: entry.quotaDelta ?? 0,
+        counterparty: entry.counterparty ?? null,
+        reference: entry.reference ?? null,
+      })),
+    )
     .execute()
 }
 
@@ -117,17 +120,20 @@ export class NotEnoughCredits extends Error {
   }
 }
 
+type Paid = { source: SpendSource; left: number; alertThreshold?: number }
+
 /**
- * Spends credits in the caller's transaction: from the user's quota when it is active, else from
- * the account. One conditional UPDATE each, so concurrent spends can never overdraw. Throws
- * NotEnoughCredits (map it to a 400, or to http2sms's status) when not enough is left.
+ * Takes `hundredths` from a payer without writing the ledger: from the user's quota when it is
+ * active, else from the account (the account when login is null). One conditional UPDATE each, so
+ * concurrent spends can never overdraw. Answers what paid and what is left, or the NotEnoughCredits
+ * that says what was short.
  */
-export async function spend(
+async function take(
   trx: Trx,
-  input: { accountId: number; login: string | null; hundredths: number; reference?: string },
-): Promise<{ source: SpendSource; left: number; alertThreshold?: number }> {
-  const { accountId, login, hundredths } = input
-  if (!Number.isInteger(hundredths) || hundredths <= 0) throw new Error(`spend: invalid amount ${hundredths}`)
+  accountId: number,
+  login: string | null,
+  hundredths: number,
+): Promise<Paid | NotEnoughCredits> {
   if (login !== null) {
     const fromQuota = await trx
       .updateTable('sms_users')
@@ -139,13 +145,6 @@ export async function spend(
       .returning(['quota_left', 'alert_threshold'])
       .executeTakeFirst()
     if (fromQuota) {
-      await record(trx, {
-        accountId,
-        kind: 'spend',
-        login,
-        quotaDelta: -hundredths,
-        reference: input.reference ?? null,
-      })
       return { source: 'quota', left: fromQuota.quota_left, alertThreshold: fromQuota.alert_threshold }
     }
     const user = await trx
@@ -155,7 +154,7 @@ export async function spend(
       .where('login', '=', login)
       .executeTakeFirst()
     if (!user) throw new Error(`spend: unknown user ${login}`)
-    if (user.quota_status === 'active') throw new NotEnoughCredits('quota', user.quota_left, hundredths)
+    if (user.quota_status === 'active') return new NotEnoughCredits('quota', user.quota_left, hundredths)
   }
   const fromAccount = await trx
     .updateTable('accounts')
@@ -164,119 +163,91 @@ export async function spend(
     .where('credits_left', '>=', hundredths)
     .returning('credits_left')
     .executeTakeFirst()
-  if (!fromAccount) {
-    const account = await trx
-      .selectFrom('accounts')
-      .select('credits_left')
-      .where('id', '=', accountId)
-      .executeTakeFirst()
-    throw new NotEnoughCredits('account', account?.credits_left ?? 0, hundredths)
-  }
-  await record(trx, {
-    accountId,
-    kind: 'spend',
-    login,
-    accountDelta: -hundredths,
-    reference: input.reference ?? null,
-  })
-  return { source: 'account', left: fromAccount.credits_left }
+  if (fromAccount) return { source: 'account', left: fromAccount.credits_left }
+  const account = await trx
+    .selectFrom('accounts')
+    .select('credits_left')
+    .where('id', '=', accountId)
+    .executeTakeFirst()
+  return new NotEnoughCredits('account', account?.credits_left ?? 0, hundredths)
 }
 
-export type SpendOutcome =
-  | { ok: true; source: SpendSource; left: number; alertThreshold?: number }
-  | { ok: false; error: NotEnoughCredits }
+/** The ledger row of a spend of `hundredths` paid by `source`. */
+const spendEntry = (
+  accountId: number,
+  login: string | null,
+  source: SpendSource,
+  hundredths: number,
+  reference: string | null,
+): Entry => ({
+  accountId,
+  kind: 'spend',
+  login,
+  ...(source === 'quota' ? { quotaDelta: -hundredths } : { accountDelta: -hundredths }),
+  reference,
+})
+
+function checkAmount(hundredths: number): void {
+  if (!Number.isInteger(hundredths) || hundredths <= 0) throw new Error(`spend: invalid amount ${hundredths}`)
+}
+
+/**
+ * Spends credits in the caller's transaction: from the user's quota when it is active, else from
+ * the account, and writes its ledger row. Throws NotEnoughCredits (map it to a 400, or to
+ * http2sms's status) when not enough is left.
+ */
+export async function spend(
+  trx: Trx,
+  input: { accountId: number; login: string | null; hundredths: number; reference?: string },
+): Promise<Paid> {
+  const { accountId, login, hundredths } = input
+  checkAmount(hundredths)
+  const paid = await take(trx, accountId, login, hundredths)
+  if (paid instanceof NotEnoughCredits) throw paid
+  await record(trx, spendEntry(accountId, login, paid.source, hundredths, input.reference ?? null))
+  return paid
+}
+
+export type SpendOutcome = ({ ok: true } & Paid) | { ok: false; error: NotEnoughCredits }
 
 /**
  * Several spends of one payer (a user's quota, else its account; the account when login is null) in
- * the caller's transaction, for group commit: one conditional UPDATE for their sum and one ledger
- * INSERT when the sum can be paid, else each one on its own, in order, like `spend` (those that do not
- * fit get NotEnoughCredits). Outcomes come in the order of `items`; `left` is what was left after
- * each one, as if they had been spent one after the other.
+ * the caller's transaction, for group commit: their sum taken at once and one ledger INSERT when the
+ * sum can be paid, else each one on its own, in order, like `spend` (those that do not fit get
+ * NotEnoughCredits). Outcomes come in the order of `items`; `left` is what was left after each one,
+ * as if they had been spent one after the other.
  */
 export async function spendMany(
   trx: Trx,
   input: { accountId: number; login: string | null; items: { hundredths: number; reference: string }[] },
 ): Promise<SpendOutcome[]> {
   const { accountId, login, items } = input
-  const one = async (item: { hundredths: number; reference: string }): Promise<SpendOutcome> => {
-    try {
-      return { ok: true, ...(await spend(trx, { accountId, login, ...item })) }
-    } catch (error) {
-      if (error instanceof NotEnoughCredits) return { ok: false, error }
-      throw error
-    }
-  }
-  if (items.length === 1) return [await one(items[0] as (typeof items)[0])]
-  for (const item of items) {
-    if (!Number.isInteger(item.hundredths) || item.hundredths <= 0)
-      throw new Error(`spendMany: invalid amount ${item.hundredths}`)
-  }
+  for (const item of items) checkAmount(item.hundredths)
   const total = items.reduce((sum, item) => sum + item.hundredths, 0)
-  let paid: { source: SpendSource; left: number; alertThreshold?: number } | undefined
-  let quotaActive = false
-  if (login !== null) {
-    const fromQuota = await trx
-      .updateTable('sms_users')
-      .set({ quota_left: sql`quota_left - ${total}` })
-      .where('account_id', '=', accountId)
-      .where('login', '=', login)
-      .where('quota_status', '=', 'active')
-      .where('quota_left', '>=', total)
-      .returning(['quota_left', 'alert_threshold'])
-      .executeTakeFirst()
-    if (fromQuota) {
-      paid = { source: 'quota', left: fromQuota.quota_left, alertThreshold: fromQuota.alert_threshold }
-    } else {
-      const user = await trx
-        .selectFrom('sms_users')
-        .select('quota_status')
-        .where('account_id', '=', accountId)
-        .where('login', '=', login)
-        .executeTakeFirst()
-      if (!user) throw new Error(`spend: unknown user ${login}`)
-      quotaActive = user.quota_status === 'active'
-    }
-  }
-  if (!paid && !quotaActive) {
-    const fromAccount = await trx
-      .updateTable('accounts')
-      .set({ credits_left: sql`credits_left - ${total}` })
-      .where('id', '=', accountId)
-      .where('credits_left', '>=', total)
-      .returning('credits_left')
-      .executeTakeFirst()
-    if (fromAccount) paid = { source: 'account', left: fromAccount.credits_left }
-  }
-  // Not enough for all of them: each on its own, so that those that fit go through.
-  if (!paid) {
+  const paid = await take(trx, accountId, login, total)
+  if (paid instanceof NotEnoughCredits) {
+    // Not enough for all of them (a single one is refused as it is): each on its own, so that those
+    // that fit go through.
+    if (items.length === 1) return [{ ok: false, error: paid }]
     const outcomes: SpendOutcome[] = []
-    for (const item of items) outcomes.push(await one(item))
+    for (const item of items) {
+      try {
+        outcomes.push({ ok: true, ...(await spend(trx, { accountId, login, ...item })) })
+      } catch (error) {
+        if (!(error instanceof NotEnoughCredits)) throw error
+        outcomes.push({ ok: false, error })
+      }
+    }
     return outcomes
   }
-  const source = paid.source
-  await trx
-    .insertInto('credit_ledger')
-    .values(
-      items.map((item) => ({
-        account_id: accountId,
-        kind: 'spend' as const,
-        login,
-        account_delta: source === 'account' ? -item.hundredths : 0,
-        quota_delta: source === 'quota' ? -item.hundredths : 0,
-        counterparty: null,
-        reference: item.reference,
-      })),
-    )
-    .execute()
+  await record(
+    trx,
+    items.map((item) => spendEntry(accountId, login, paid.source, item.hundredths, item.reference)),
+  )
   let left = paid.left + total
   return items.map((item) => {
     left -= item.hundredths
-    return {
-      ok: true,
-      source,
-      left,
-      ...(paid.alertThreshold === undefined ? {} : { alertThreshold: paid.alertThreshold }),
-    }
+    return { ok: true, ...paid, left }
   })
 }
 

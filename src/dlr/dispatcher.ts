@@ -135,9 +135,6 @@ export class CallbackDispatcher extends PollingWorker {
       // Stopping: the batch already claimed is still delivered, none is claimed after it.
       if (claimed.length < batch || (this.stopRequested && !prefetched)) break
     }
-    // A prefetch whose batch was not run (the last turn) releases nothing: its rows come back when
-    // their lease ends. MAX_BATCHES_PER_RUN's last turn never prefetches, so this only waits.
-    if (prefetched) await prefetched
     const recorded = await Promise.allSettled(records)
     const failed = recorded.find((r) => r.status === 'rejected')
     if (failed) throw failed.reason

@@ -9,6 +9,7 @@ import { type Config, loadConfig } from '../src/config.js'
 import { createSecretBox } from '../src/crypto.js'
 import { createDb, type DbHandle } from '../src/db/index.js'
 import { migrateToLatest } from '../src/db/migrate.js'
+import { ensureTemplate } from '../src/db/template.js'
 import type { AppDeps, Clock } from '../src/deps.js'
 
 /** What tap's `t` offers that the helpers use (kept minimal so any test object fits). */
@@ -27,6 +28,7 @@ export const usingPostgres = Boolean(process.env.DATABASE_URL)
 export async function createTestDatabase(t: Teardown): Promise<{ database: DbHandle; config: Config }> {
   if (!usingPostgres) {
     const config = loadConfig({ DATA_DIR: 'memory', SECRET_KEY: TEST_SECRET })
+    await ensureTemplate() // built by test/before.ts already, unless this file runs on its own
     const database = await createDb(config.database)
     await migrateToLatest(database)
     t.teardown(() => database.close())

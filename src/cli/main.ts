@@ -4,12 +4,14 @@ import { ConfigError, loadConfig, loadEnvFile } from '../config.js'
 import { createSecretBox } from '../crypto.js'
 import { createDb } from '../db/index.js'
 import { migrateToLatest } from '../db/migrate.js'
+import { ensureTemplate } from '../db/template.js'
 import { systemClock } from '../deps.js'
 
 const USAGE = `usage: sms-mirror <command>
   serve                 start the HTTP service (same as npm start)
   migrate               apply pending database migrations and exit
   export-openapi [file] write the OpenAPI document (default openapi/openapi.json)
+  build-template        build the migrated embedded-database template new data folders start from
   admin <verb> …        call the /admin/v1 API of a running service (sms-mirror admin help)`
 
 /** The OpenAPI document as the routes describe it, with the default configuration. */
@@ -56,6 +58,10 @@ async function main(argv: string[]): Promise<number> {
       const file = rest[0] ?? 'openapi/openapi.json'
       writeFileSync(file, await renderOpenApi())
       process.stdout.write(`wrote ${file}\n`)
+      return 0
+    }
+    case 'build-template': {
+      process.stdout.write(`template: ${await ensureTemplate()}\n`)
       return 0
     }
     case 'admin': {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
@@ -6,6 +6,7 @@ import pg from 'pg'
 import type { Config } from '../config.js'
 import { PGliteDialect } from './pglite-dialect.js'
 import type { Database } from './schema.js'
+import { readTemplate } from './template.js'
 
 export type { Database } from './schema.js'
 export type Db = Kysely<Database>
@@ -86,7 +87,13 @@ export async function createDb(
     mkdirSync(database.dataDir, { recursive: true })
     dataDir = join(database.dataDir, 'pgdata')
   }
-  const pglite = await PGlite.create(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
+  // A new database starts from the migrated template when there is one (see template.ts).
+  const isNew = !dataDir || !existsSync(dataDir) || readdirSync(dataDir).length === 0
+  const template = isNew ? readTemplate() : null
+  const pglite = await PGlite.create(dataDir, {
+    parsers: { [INT8_OID]: parseInt8 },
+    ...(template ? { loadDataDir: template } : {}),
+  })
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,

@@ -104,3 +104,30 @@ export function analyse(message: string, options: { noStopClause: boolean }): Me
   }
   return { encoding, characters, parts, maxCharactersPerPart: limits.multipart }
 }
+
+/**
+ * The text cut into the parts it is sent as: itself when it fits one SMS, else chunks of at most
+ * 153 septets / 67 UTF-16 code units, never cutting an escape pair or a surrogate pair — the same
+ * arithmetic as `analyse`, so a message is sent in the number of parts it was charged for.
+ */
+export function splitIntoParts(text: string, encoding: Encoding): string[] {
+  const limits = LIMITS[encoding]
+  const characters = [...text]
+  const cost = (character: string) => (encoding === '7bits' ? (gsmSeptets(character) ?? 1) : character.length)
+  const total = characters.reduce((sum, character) => sum + cost(character), 0)
+  if (total <= limits.single) return [text]
+  const parts: string[] = []
+  let current = ''
+  let used = 0
+  for (const character of characters) {
+    if (used + cost(character) > limits.multipart) {
+      parts.push(current)
+      current = ''
+      used = 0
+    }
+    current += character
+    used += cost(character)
+  }
+  if (current !== '') parts.push(current)
+  return parts
+}

@@ -1,0 +1,275 @@
+import type { TlsOptions } from 'node:tls'
+import smpp, { type RawPdu, type RawSession } from 'smpp'
+
+/**
+ * A small typed layer over the `smpp` package (0.5.1: PDU codec, sessions, client and server), the
+ * only module that imports it. The SMPP server of smpp- accounts (src/smpp/server.ts) and the SMPP
+ * carrier (src/carrier/) both speak through it.
+ */
+
+/** SMPP 3.4 command statuses we answer or meet, and OVH's own (0x400–0x402). */
+export const STATUS = {
+  ESME_ROK: 0x0000,
+  ESME_RINVMSGLEN: 0x0001,
+  ESME_RINVCMDLEN: 0x0002,
+  ESME_RINVCMDID: 0x0003,
+  ESME_RINVBNDSTS: 0x0004,
+  ESME_RALYBND: 0x0005,
+  ESME_RSYSERR: 0x0008,
+  ESME_RINVSRCADR: 0x000a,
+  ESME_RINVDSTADR: 0x000b,
+  ESME_RINVMSGID: 0x000c,
+  ESME_RBINDFAIL: 0x000d,
+  ESME_RINVPASWD: 0x000e,
+  ESME_RINVSYSID: 0x000f,
+  ESME_RMSGQFUL: 0x0014,
+  ESME_RINVESMCLASS: 0x0043,
+  ESME_RSUBMITFAIL: 0x0045,
+  ESME_RINVSRCTON: 0x0048,
+  ESME_RINVSRCNPI: 0x0049,
+  ESME_RINVDSTTON: 0x0050,
+  ESME_RINVDSTNPI: 0x0051,
+  ESME_RTHROTTLED: 0x0058,
+  ESME_RINVSCHED: 0x0061,
+  ESME_RINVEXPIRY: 0x0062,
+  ESME_RX_T_APPN: 0x0064,
+  ESME_RINVTLVVAL: 0x00c4,
+  ESME_RDELIVERYFAILURE: 0x00fe,
+  ESME_RUNKNOWNERR: 0x00ff,
+  ESME_RINVDCS: 0x0104,
+  /** OVH: too many bind attempts. */
+  ESME_RBINDTHROTTLED: 0x0400,
+  /** OVH: data coding not supported. */
+  ESME_RUNSDATACODING: 0x0401,
+  /** OVH: bytes that are not GSM 03.38. */
+  ESME_RINVGSM7CODING: 0x0402,
+} as const
+
+export type Status = (typeof STATUS)[keyof typeof STATUS]
+
+const STATUS_NAMES = new Map<number, string>(Object.entries(STATUS).map(([name, code]) => [code, name]))
+
+/** `ESME_RTHROTTLED (0x58)`, for logs and errors. */
+export function statusName(code: number): string {
+  const hex = `0x${code.toString(16)}`
+  const name = STATUS_NAMES.get(code)
+  return name ? `${name} (${hex})` : hex
+}
+
+// Texts stay bytes: src/smpp/short-message.ts reads and writes them itself (data coding, UDH, GSM
+// 03.38 checks). The library's own decoding guesses and cannot say what it could not read.
+smpp.filters.message.decode = (value: unknown) => value
+
+// OVH's TLVs on deliver_sm: the id of the receipt's outgoing SMS / of the incoming SMS (≤ 64 bytes).
+smpp.addTLV('ovh_outgoing_id', { id: 0x1401, type: smpp.types.tlv.cstring })
+smpp.addTLV('ovh_incoming_id', { id: 0x1402, type: smpp.types.tlv.cstring })
+
+/** A decoded PDU: the command, its header, and its fields (and TLVs) by their SMPP 3.4 names. */
+export type Pdu = RawPdu
+
+/** A session's request failed: the peer answered an error status, closed, or did not answer in time. */
+export class SmppRequestError extends Error {
+  constructor(
+    message: string,
+    /** The peer's command_status; null when it did not answer. */
+    readonly status: number | null,
+  ) {
+    super(message)
+    this.name = 'SmppRequestError'
+  }
+}
+
+type Waiting = { reject: (error: Error) => void; timer: NodeJS.Timeout }
+
+/**
+ * One SMPP session over one TCP (or TLS) connection, either side. `request` sends a PDU and resolves
+ * with its response; `onRequest` hears every request the peer sends (answer it with `respond`).
+ * A PDU the codec cannot read, or any socket error, ends the session (the library would otherwise
+ * stop reading): a peer that sends garbage is disconnected, never left half-alive.
+ */
+export class SmppSession {
+  private open = true
+  private readonly waiting = new Set<Waiting>()
+  private readonly closeHandlers: ((error: Error | null) => void)[] = []
+  private lastError: Error | null = null
+
+  constructor(private readonly raw: RawSession) {
+    raw.on('error', (error: Error) => {
+      this.lastError = error
+      raw.destroy()
+    })
+    raw.on('close', () => {
+      if (!this.open) return
+      this.open = false
+      const reason = new SmppRequestError(
+        `the session closed${this.lastError ? ` (${this.lastError.message})` : ''}`,
+        null,
+      )
+      for (const w of this.waiting) {
+        clearTimeout(w.timer)
+        w.reject(reason)
+      }
+      this.waiting.clear()
+      for (const handler of this.closeHandlers) handler(this.lastError)
+    })
+  }
+
+  get isOpen(): boolean {
+    return this.open
+  }
+
+  /** The peer's address, IPv4-mapped IPv6 shown as plain IPv4. */
+  get remoteAddress(): string {
+    return (this.raw.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
+  }
+
+  /** Requests sent and not answered yet. */
+  get unanswered(): number {
+    return this.waiting.size
+  }
+
+  /**
+   * Sends a request PDU; resolves with the response whatever its status (check `command_status`),
+   * rejects when the session closes first, or after `timeoutMs` without an answer.
+   */
+  request(command: string, fields: Record<string, unknown>, timeoutMs: number): Promise<Pdu> {
+    return new Promise((resolve, reject) => {
+      if (!this.open) {
+        reject(new SmppRequestError('the session is closed', null))
+        return
+      }
+      const waiting: Waiting = {
+        reject,
+        timer: setTimeout(() => {
+          this.waiting.delete(waiting)
+          reject(new SmppRequestError(`no ${command}_resp within ${timeoutMs} ms`, null))
+        }, timeoutMs),
+      }
+      this.waiting.add(waiting)
+      const sent = this.raw.send(new smpp.PDU(command, fields), (response) => {
+        clearTimeout(waiting.timer)
+        this.waiting.delete(waiting)
+        resolve(response)
+      })
+      if (!sent) {
+        clearTimeout(waiting.timer)
+        this.waiting.delete(waiting)
+        reject(new SmppRequestError('the session is not writable', null))
+      }
+    })
+  }
+
+  /** Every request PDU the peer sends (responses go to their `request`). */
+  onRequest(handler: (pdu: Pdu) => void): void {
+    this.raw.on('pdu', (pdu: Pdu) => {
+      if (!pdu.isResponse()) handler(pdu)
+    })
+  }
+
+  onClose(handler: (error: Error | null) => void): void {
+    if (!this.open) handler(this.lastError)
+    else this.closeHandlers.push(handler)
+  }
+
+  /** Answers a request; `status` other than ESME_ROK sends the response with no body. */
+  respond(pdu: Pdu, fields: Record<string, unknown> = {}, status: number = STATUS.ESME_ROK): void {
+    if (!this.open) return
+    this.raw.send(pdu.response(status === STATUS.ESME_ROK ? fields : { ...fields, command_status: status }))
+  }
+
+  /** Sends generic_nack for a PDU that cannot be answered in kind. */
+  nack(sequenceNumber: number, status: number): void {
+    if (!this.open) return
+    this.raw.send(new smpp.PDU('generic_nack', { sequence_number: sequenceNumber, command_status: status }))
+  }
+
+  /** Ends the connection after what was written (the peer sees a clean close). */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.open) return resolve()
+      this.onClose(() => resolve())
+      this.raw.close()
+    })
+  }
+
+  destroy(): void {
+    this.raw.destroy()
+  }
+}
+
+export type ConnectOptions = {
+  host: string
+  port: number
+  /** TLS options (servername, ca…), or true for defaults; absent: plain TCP. */
+  tls?: TlsOptions | true
+  timeoutMs: number
+}
+
+/** Opens a session to an SMSC; rejects when the connection cannot be made in time. */
+export function connectSmpp(options: ConnectOptions): Promise<SmppSession> {
+  return new Promise((resolve, reject) => {
+    const tlsOptions = options.tls === true ? {} : options.tls
+    const raw = smpp.connect({
+      host: options.host,
+      port: options.port,
+      ...(tlsOptions ? { tls: true, ...tlsOptions } : {}),
+    })
+    const timer = setTimeout(() => {
+      raw.destroy()
+      reject(
+        new SmppRequestError(
+          `no connection to ${options.host}:${options.port} within ${options.timeoutMs} ms`,
+          null,
+        ),
+      )
+    }, options.timeoutMs)
+    const fail = (error: Error) => {
+      clearTimeout(timer)
+      reject(error)
+    }
+    // Errors after the first (a reset during the handshake) must not go unheard: an EventEmitter
+    // 'error' with no listener throws.
+    raw.on('error', () => {})
+    raw.once('error', fail)
+    raw.once(tlsOptions ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer)
+      raw.off('error', fail)
+      resolve(new SmppSession(raw))
+    })
+  })
+}
+
+export type SmppListener = {
+  /** host:port actually listened on (port 0 picks one). */
+  address(): { host: string; port: number }
+  /** Stops accepting; open sessions are left to their owner. */
+  close(): Promise<void>
+}
+
+/** Listens for ESMEs; each connection becomes a session handed to `onSession`. */
+export function listenSmpp(
+  options: { host: string; port: number; tls?: { key: string | Buffer; cert: string | Buffer } },
+  onSession: (session: SmppSession) => void,
+): Promise<SmppListener> {
+  const server = smpp.createServer(
+    options.tls ? { key: options.tls.key, cert: options.tls.cert } : {},
+    (raw) => onSession(new SmppSession(raw)),
+  )
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      // A failed TLS handshake or a reset before the session exists must not take the process down.
+      server.on('error', () => {})
+      server.on('tlsClientError', () => {})
+      const address = server.address()
+      resolve({
+        address: () =>
+          typeof address === 'object' && address
+            ? { host: address.address, port: address.port }
+            : { host: options.host, port: options.port },
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      })
+    })
+  })
+}

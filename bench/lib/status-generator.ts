@@ -1,4 +1,4 @@
-import { applyStatus, lockOutgoing } from '../../src/sending/status.js'
+import { applyStatusReports } from '../../src/sending/status.js'
 import type { BenchDatabase } from './pg.js'
 import { openDb, sleep, wallMs } from './setup.js'
 
@@ -38,9 +38,8 @@ async function run(task: GeneratorTask): Promise<GeneratorResult> {
   const change = async (id: number) => {
     try {
       await db.transaction().execute(async (trx) => {
-        const row = (await lockOutgoing(trx, [id])).get(id)
-        if (!row) throw new Error(`outgoing ${id} missing`)
-        await applyStatus(trx, row, { ptt: 4, dlr: 1 }, new Date())
+        const changes = await applyStatusReports(trx, [{ outgoingId: id, ptt: 4, dlr: 1 }], new Date())
+        if (changes.length === 0) throw new Error(`outgoing ${id} missing or already final`)
       })
       committed.push([id, wallMs()])
     } catch {

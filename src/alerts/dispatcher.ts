@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { PollingWorker } from '../background.js'
+import { PollingWorker } from '../background/polling-worker.js'
 import { fromHundredths } from '../credits.js'
 import type { Db } from '../db/index.js'
 import type { AlertChannelState, AlertsTable } from '../db/schema.js'

@@ -1,80 +1,31 @@
-import type { Transaction } from 'kysely'
-import type { Database } from '../db/index.js'
-import type { OutgoingRow } from '../db/schema.js'
-import { DLR_STATUS, PTT_TABLE } from '../dlr/ptt.js'
-import { badRequest } from '../errors.js'
+import { randomUUID } from 'node:crypto'
+import type { Clock } from '../clock.js'
+import type { Db } from '../db/index.js'
+import type { Carrier, CarrierEvents, CarrierMessage, CarrierState, SubmitOutcome } from './carrier.js'
+import type { SimulatorRule } from './simulator-rules.js'
 
-/** What a carrier does with messages handed to it, inside the transaction that hands them over. */
-export interface Carrier {
-  submit(trx: Transaction<Database>, messages: readonly OutgoingRow[], now: Date): Promise<void>
-}
-
-export type SimulatorStep = { ptt: number; dlr: number; afterMs: number }
-export type SimulatorRule = { receiver: string; steps: SimulatorStep[] }
-
-const MAX_DELAY_MS = 7 * 24 * 3600 * 1000
-
-/** The default rule: accepted by the operator at once (ptt 3, DLR 8), delivered after the delay. */
-export const defaultRules = (delayMs: number): SimulatorRule[] => [
-  {
-    receiver: '.*',
-    steps: [
-      { ptt: 3, dlr: 8, afterMs: 0 },
-      { ptt: 4, dlr: 1, afterMs: delayMs },
-    ],
-  },
-]
-
-/** Checks rules given by SIMULATOR_RULES or PUT /admin/v1/simulator/rules; each error says what to fix. */
-export function validateRules(value: unknown, where = 'rules'): SimulatorRule[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > 100) {
-    throw badRequest(`Invalid ${where}: expected a list of 1 to 100 rules {receiver, steps}`)
-  }
-  return value.map((rule, i) => {
-    const r = rule as Partial<SimulatorRule>
-    if (!r || typeof r.receiver !== 'string' || r.receiver.length > 200) {
-      throw badRequest(
-        `Invalid ${where}[${i}].receiver: expected a regular expression matching E.164 receivers`,
-      )
-    }
-    try {
-      new RegExp(r.receiver)
-    } catch {
-      throw badRequest(`Invalid ${where}[${i}].receiver: not a valid regular expression`)
-    }
-    if (!Array.isArray(r.steps) || r.steps.length === 0 || r.steps.length > 20) {
-      throw badRequest(`Invalid ${where}[${i}].steps: expected 1 to 20 steps {ptt, dlr, afterMs}`)
-    }
-    const steps = r.steps.map((step, j) => {
-      const s = step as Partial<SimulatorStep>
-      if (!Number.isInteger(s?.ptt) || !PTT_TABLE.has(s.ptt as number)) {
-        throw badRequest(`Invalid ${where}[${i}].steps[${j}].ptt: expected a ptt code of GET /sms/ptts`)
-      }
-      if (!Number.isInteger(s.dlr) || !DLR_STATUS.has(s.dlr as number)) {
-        throw badRequest(
-          `Invalid ${where}[${i}].steps[${j}].dlr: expected one of ${[...DLR_STATUS.keys()].join(', ')}`,
-        )
-      }
-      if (!Number.isInteger(s.afterMs) || (s.afterMs as number) < 0 || (s.afterMs as number) > MAX_DELAY_MS) {
-        throw badRequest(
-          `Invalid ${where}[${i}].steps[${j}].afterMs: expected milliseconds from 0 to ${MAX_DELAY_MS}`,
-        )
-      }
-      return { ptt: s.ptt as number, dlr: s.dlr as number, afterMs: s.afterMs as number }
-    })
-    return { receiver: r.receiver, steps }
-  })
-}
+const BATCH = 500
+/** How long reports being handed over stay hidden from the other replicas' simulators. */
+const LEASE_MS = 60_000
 
 /**
- * The embedded carrier: for each message, the first rule whose `receiver` matches decides the status
- * reports to come, written as carrier_steps rows in the hand-over transaction, so they survive a
- * restart and any replica's worker applies them when due.
+ * The built-in carrier: it plays an SMSC whose behaviour the rules describe. It accepts every message
+ * at once, under an id of its own, and keeps the reports the first matching rule announces in its
+ * own table (simulator_reports), as a real SMSC keeps its queue on disk: they survive a restart, and
+ * any replica's simulator hands them over when due. A report is removed only after the status path
+ * committed it, so a crash in between hands it over again (the status path ignores a repeat).
  */
 export class SimulatorCarrier implements Carrier {
+  readonly name = 'simulator'
   private compiled: { pattern: RegExp; rule: SimulatorRule }[] = []
+  private events: CarrierEvents | null = null
+  private inFlight = 0
 
-  constructor(rules: SimulatorRule[]) {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    rules: SimulatorRule[],
+  ) {
     this.setRules(rules)
   }
 
@@ -82,25 +33,98 @@ export class SimulatorCarrier implements Carrier {
     return this.compiled.map((c) => c.rule)
   }
 
+  /** Rules apply to the messages handed over from now on (checked by simulatorRulesProblem first). */
   setRules(rules: SimulatorRule[]): void {
-    this.compiled = rules.map((rule) => ({ pattern: new RegExp(rule.receiver), rule }))
+    // Steps in time order, so reports due together go out in the order they were announced.
+    this.compiled = rules.map((rule) => ({
+      pattern: new RegExp(rule.receiver),
+      rule: { ...rule, steps: [...rule.steps].sort((a, b) => a.afterMs - b.afterMs) },
+    }))
   }
 
-  async submit(trx: Transaction<Database>, messages: readonly OutgoingRow[], now: Date): Promise<void> {
-    const steps = messages.flatMap((message) => {
-      const rule = this.compiled.find((c) => c.pattern.test(message.receiver))?.rule
-      return (rule?.steps ?? []).map((step) => ({
-        outgoing_id: message.id,
-        due_at: new Date(now.getTime() + step.afterMs),
-        ptt: step.ptt,
-        dlr: step.dlr,
-      }))
-    })
-    for (let i = 0; i < steps.length; i += 1000) {
-      await trx
-        .insertInto('carrier_steps')
-        .values(steps.slice(i, i + 1000))
-        .execute()
+  async start(events: CarrierEvents): Promise<void> {
+    this.events = events
+  }
+
+  async stop(): Promise<void> {
+    this.events = null
+  }
+
+  state(): CarrierState {
+    return { name: this.name, status: 'up', detail: null, inFlight: this.inFlight }
+  }
+
+  submit(messages: readonly CarrierMessage[]): Promise<SubmitOutcome>[] {
+    const accepted = this.accept(messages)
+    return messages.map((_, i) =>
+      accepted.then((ids): SubmitOutcome => ({ kind: 'accepted', carrierMessageIds: [ids[i] as string] })),
+    )
+  }
+
+  /** One id per message, and every report its rule announces, in one statement. */
+  private async accept(messages: readonly CarrierMessage[]): Promise<string[]> {
+    this.inFlight += messages.length
+    try {
+      const now = this.clock.now().getTime()
+      const ids = messages.map(() => randomUUID())
+      const reports = messages.flatMap((message, i) => {
+        const rule = this.compiled.find((c) => c.pattern.test(message.receiver))?.rule
+        return (rule?.steps ?? []).map((step) => ({
+          carrier_message_id: ids[i] as string,
+          due_at: new Date(now + step.afterMs),
+          ptt: step.ptt,
+          dlr: step.dlr,
+        }))
+      })
+      for (let from = 0; from < reports.length; from += 1000) {
+        await this.db
+          .insertInto('simulator_reports')
+          .values(reports.slice(from, from + 1000))
+          .execute()
+      }
+      return ids
+    } finally {
+      this.inFlight -= messages.length
     }
+  }
+
+  /** Hands over the reports due by `now`, oldest first; returns how many. */
+  async runDue(now: Date): Promise<number> {
+    const events = this.events
+    if (!events) return 0
+    // Claimed and leased in one statement; removed once the status path has them.
+    const due = await this.db
+      .updateTable('simulator_reports')
+      .set({ due_at: new Date(now.getTime() + LEASE_MS) })
+      .where(
+        'id',
+        'in',
+        this.db
+          .selectFrom('simulator_reports')
+          .select('id')
+          .where('due_at', '<=', now)
+          .orderBy('due_at')
+          .orderBy('id')
+          .limit(BATCH)
+          .forUpdate()
+          .skipLocked(),
+      )
+      .returning(['id', 'carrier_message_id', 'ptt', 'dlr'])
+      .execute()
+    if (due.length === 0) return 0
+    due.sort((a, b) => a.id - b.id)
+    await events.reports(
+      this.name,
+      due.map((r) => ({ carrierMessageId: r.carrier_message_id, ptt: r.ptt, dlr: r.dlr, at: now })),
+    )
+    await this.db
+      .deleteFrom('simulator_reports')
+      .where(
+        'id',
+        'in',
+        due.map((r) => r.id),
+      )
+      .execute()
+    return due.length
   }
 }

@@ -16,7 +16,9 @@ export interface Database {
   senders: SendersTable
   outgoing: OutgoingTable
   outgoing_events: OutgoingEventsTable
-  carrier_steps: CarrierStepsTable
+  carrier_messages: CarrierMessagesTable
+  carrier_reports_unmatched: CarrierReportsUnmatchedTable
+  simulator_reports: SimulatorReportsTable
   incoming: IncomingTable
   blacklist: BlacklistTable
   alerts: AlertsTable
@@ -110,19 +112,23 @@ export interface OutgoingTable {
   sender_for_response: Generated<boolean>
   /** Minutes the send was deferred by. */
   differed_delivery: Generated<number>
+  /** When the sending worker may hand it over next: the send time, moved on by leases and retries. */
   send_at: Date
   expires_at: Date | null
   state: Generated<OutgoingState>
+  /** The carrier that accepted it (null while pending). */
+  carrier: string | null
+  /** Hand-overs tried; the current one's number is the token of its lease. */
+  submit_attempts: Generated<number>
   ptt: Generated<number>
   delivery_receipt: Generated<number>
   tariff_code: Generated<string>
   created_at: Date
   sent_at: Date | null
   delivered_at: Date | null
-  /** Sealed secret the call is signed with (Standard Webhooks headers); null: unsigned. */
-  signing_secret_enc: string | null
 }
 
+/** The status history of each outgoing SMS: one row per change, in order. */
 export interface OutgoingEventsTable {
   id: Generated<number>
   outgoing_id: number
@@ -133,9 +139,31 @@ export interface OutgoingEventsTable {
   created_at: Date
 }
 
-export interface CarrierStepsTable {
-  id: Generated<number>
+/** The ids a carrier gave an SMS it accepted, one per part; its reports refer to them. */
+export interface CarrierMessagesTable {
+  carrier: string
+  carrier_message_id: string
   outgoing_id: number
+  part: Generated<number>
+  /** The last report about this part. */
+  ptt: number | null
+  dlr: number | null
+}
+
+/** A report whose carrier id was not known (yet) when it arrived. */
+export interface CarrierReportsUnmatchedTable {
+  id: Generated<number>
+  carrier: string
+  carrier_message_id: string
+  ptt: number
+  dlr: number
+  received_at: Date
+}
+
+/** What the simulator will report, and when (its own queue, as an SMSC keeps one). */
+export interface SimulatorReportsTable {
+  id: Generated<number>
+  carrier_message_id: string
   due_at: Date
   ptt: number
   dlr: number

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'kysely'
 import { type Dispatcher, request } from 'undici'
-import { PollingWorker } from '../background.js'
+import { PollingWorker } from '../background/polling-worker.js'
 import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
 import type { Clock } from '../deps.js'

@@ -1,115 +1,148 @@
 import { sql, type Transaction } from 'kysely'
 import type { Database } from '../db/index.js'
-import type { OutgoingRow } from '../db/schema.js'
 import { callbackDate, withParams } from './callback-url.js'
 import { DLR_STATUS } from './ptt.js'
 
 export const CALLBACK_CHANNEL = 'sms_mirror_callbacks'
 
+type Trx = Transaction<Database>
+type UrlColumn = 'call_back' | 'stop_call_back'
 type Target = { url: string; secret: string | null }
+/** Who a callback is for: a user of an account, or the account itself (login null). */
+type Owner = { accountId: number; login: string | null }
 
 /**
- * Where a callback goes: the user's URL when set, else the account's (user null: account-level
- * message); signed with the user's secret when set, else the account's, else not at all.
+ * Where each owner's callbacks go: the user's URL when set, else the account's (login null:
+ * account-level message); signed with the user's secret when set, else the account's, else not at
+ * all. Two queries for any number of owners.
  */
-async function callbackTarget(
-  trx: Transaction<Database>,
-  accountId: number,
-  login: string | null,
-  column: 'call_back' | 'stop_call_back',
-): Promise<Target | null> {
-  const account = await trx
+async function callbackTargets(
+  trx: Trx,
+  owners: readonly Owner[],
+  column: UrlColumn,
+): Promise<(o: Owner) => Target | null> {
+  const accountIds = [...new Set(owners.map((o) => o.accountId))]
+  if (accountIds.length === 0) return () => null
+  const accounts = await trx
     .selectFrom('accounts')
-    .select([column, 'callback_secret_enc'])
-    .where('id', '=', accountId)
-    .executeTakeFirst()
-  const user =
-    login === null
-      ? undefined
+    .select(['id', column, 'callback_secret_enc'])
+    .where('id', 'in', accountIds)
+    .execute()
+  const logins = [...new Set(owners.flatMap((o) => (o.login === null ? [] : [o.login])))]
+  const users =
+    logins.length === 0
+      ? []
       : await trx
           .selectFrom('sms_users')
-          .select([column, 'callback_secret_enc'])
-          .where('account_id', '=', accountId)
-          .where('login', '=', login)
-          .executeTakeFirst()
-  const url = user?.[column] || account?.[column] || null
-  if (!url) return null
-  return { url, secret: user?.callback_secret_enc ?? account?.callback_secret_enc ?? null }
+          .select(['account_id', 'login', column, 'callback_secret_enc'])
+          .where('account_id', 'in', accountIds)
+          .where('login', 'in', logins)
+          .execute()
+  const accountOf = new Map(accounts.map((a) => [a.id, a]))
+  const userOf = new Map(users.map((u) => [`${u.account_id}\u0000${u.login}`, u]))
+  return (owner) => {
+    const account = accountOf.get(owner.accountId)
+    const user = owner.login === null ? undefined : userOf.get(`${owner.accountId}\u0000${owner.login}`)
+    const url = user?.[column] || account?.[column] || null
+    if (!url) return null
+    return { url, secret: user?.callback_secret_enc ?? account?.callback_secret_enc ?? null }
+  }
 }
 
-async function enqueue(
-  trx: Transaction<Database>,
-  values: {
-    account_id: number
-    login: string | null
-    kind: 'dlr' | 'stop'
-    outgoing_id: number | null
-    url: string
-    signing_secret_enc: string | null
-  },
-  now: Date,
-): Promise<void> {
-  await trx
-    .insertInto('callback_deliveries')
-    .values({ ...values, next_attempt_at: now, created_at: now })
-    .execute()
+type Delivery = {
+  account_id: number
+  login: string | null
+  kind: 'dlr' | 'stop'
+  outgoing_id: number | null
+  url: string
+  signing_secret_enc: string | null
+}
+
+/** Writes deliveries in the given order (one INSERT); the dispatcher hears of them at commit. */
+async function enqueue(trx: Trx, deliveries: readonly Delivery[], now: Date): Promise<number> {
+  if (deliveries.length === 0) return 0
+  for (let from = 0; from < deliveries.length; from += 1000) {
+    await trx
+      .insertInto('callback_deliveries')
+      .values(
+        deliveries.slice(from, from + 1000).map((d) => ({ ...d, next_attempt_at: now, created_at: now })),
+      )
+      .execute()
+  }
   // Delivered by PostgreSQL at commit only, so a dispatcher never wakes for a row it cannot see yet.
   await sql`select pg_notify(${CALLBACK_CHANNEL}, '')`.execute(trx)
+  return deliveries.length
 }
 
-/** A status change of an SMS, for its sender's callBack (in the status change's transaction). */
-export async function enqueueStatusCallback(
-  trx: Transaction<Database>,
-  outgoing: OutgoingRow,
-  report: { ptt: number; dlr: number },
+/** A status change of an SMS, as its callback reports it. */
+export type StatusChange = {
+  outgoingId: number
+  accountId: number
+  login: string | null
+  ptt: number
+  dlr: number
+}
+
+/**
+ * Status changes of SMS, for their senders' callBack, in the status changes' transaction and in
+ * their order (the dispatcher delivers the reports of one SMS in id order). Returns how many
+ * deliveries were queued (owners without a callBack get none).
+ */
+export async function enqueueStatusCallbacks(
+  trx: Trx,
+  changes: readonly StatusChange[],
   now: Date,
-): Promise<boolean> {
-  const target = await callbackTarget(trx, outgoing.account_id, outgoing.login, 'call_back')
-  if (!target) return false
-  await enqueue(
-    trx,
-    {
-      account_id: outgoing.account_id,
-      login: outgoing.login,
+): Promise<number> {
+  const targetOf = await callbackTargets(trx, changes, 'call_back')
+  const date = callbackDate(now)
+  const deliveries: Delivery[] = []
+  for (const change of changes) {
+    const target = targetOf(change)
+    if (!target) continue
+    deliveries.push({
+      account_id: change.accountId,
+      login: change.login,
       kind: 'dlr',
-      outgoing_id: outgoing.id,
+      outgoing_id: change.outgoingId,
       signing_secret_enc: target.secret,
       url: withParams(target.url, {
-        id: outgoing.id,
-        ptt: report.ptt,
-        date: callbackDate(now),
-        description: report.dlr,
-        descriptionDlr: DLR_STATUS.get(report.dlr) ?? '',
+        id: change.outgoingId,
+        ptt: change.ptt,
+        date,
+        description: change.dlr,
+        descriptionDlr: DLR_STATUS.get(change.dlr) ?? '',
       }),
-    },
-    now,
-  )
-  return true
+    })
+  }
+  return enqueue(trx, deliveries, now)
 }
 
 /** A STOP reply, for the stopCallBack of the user who sent the last SMS to that number. */
 export async function enqueueStopCallback(
-  trx: Transaction<Database>,
+  trx: Trx,
   incoming: { id: number; account_id: number; login: string | null; sender: string; message: string },
   now: Date,
 ): Promise<boolean> {
-  const target = await callbackTarget(trx, incoming.account_id, incoming.login, 'stop_call_back')
+  const owner = { accountId: incoming.account_id, login: incoming.login }
+  const target = (await callbackTargets(trx, [owner], 'stop_call_back'))(owner)
   if (!target) return false
   await enqueue(
     trx,
-    {
-      account_id: incoming.account_id,
-      login: incoming.login,
-      kind: 'stop',
-      outgoing_id: null,
-      signing_secret_enc: target.secret,
-      url: withParams(target.url, {
-        id: incoming.id,
-        sender: incoming.sender,
-        date: callbackDate(now),
-        message: incoming.message,
-      }),
-    },
+    [
+      {
+        account_id: incoming.account_id,
+        login: incoming.login,
+        kind: 'stop',
+        outgoing_id: null,
+        signing_secret_enc: target.secret,
+        url: withParams(target.url, {
+          id: incoming.id,
+          sender: incoming.sender,
+          date: callbackDate(now),
+          message: incoming.message,
+        }),
+      },
+    ],
     now,
   )
   return true

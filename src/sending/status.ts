@@ -1,8 +1,8 @@
-import type { Transaction } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import { refund } from '../accounts/credits.js'
 import type { Database } from '../db/index.js'
 import type { OutgoingRow } from '../db/schema.js'
-import { enqueueStatusCallback } from '../dlr/outbox.js'
+import { enqueueStatusCallbacks, type StatusChange } from '../dlr/outbox.js'
 
 /** DLR ids after which an SMS's state can no longer change. */
 export const FINAL_DLR = new Set([1, 2, 16])
@@ -10,70 +10,30 @@ export const PTT_EXPIRED = 8
 export const DLR_FAILED = 2
 export const DLR_NOT_BILLED = 16
 
-/**
- * Applies one status report to an outgoing SMS in the caller's transaction: updates the row (ptt,
- * deliveryReceipt, deliveredAt), writes the outgoing_events row the DLR dispatcher reads, refunds a
- * final "error / not billed" report, and turns a report arriving after the validity period into
- * ptt 8 (expired). Reports for an SMS already final are ignored. The row must be locked by the caller.
- */
-export async function applyStatus(
-  trx: Transaction<Database>,
-  outgoing: OutgoingRow,
-  report: { ptt: number; dlr: number },
-  now: Date,
-): Promise<OutgoingRow> {
-  if (outgoing.state === 'final' || outgoing.state === 'cancelled') return outgoing
-  let { ptt, dlr } = report
-  if (outgoing.expires_at && now.getTime() >= outgoing.expires_at.getTime()) {
-    ptt = PTT_EXPIRED
-    dlr = DLR_FAILED
-  }
-  const final = FINAL_DLR.has(dlr)
-  const next: OutgoingRow = {
-    ...outgoing,
-    ptt,
-    delivery_receipt: dlr,
-    state: final ? 'final' : outgoing.state,
-    delivered_at: dlr === 1 ? now : outgoing.delivered_at,
-  }
-  await trx
-    .updateTable('outgoing')
-    .set({ ptt, delivery_receipt: dlr, state: next.state, delivered_at: next.delivered_at })
-    .where('id', '=', outgoing.id)
-    .execute()
-  await enqueueStatusCallback(trx, outgoing, { ptt, dlr }, now)
-  await trx
-    .insertInto('outgoing_events')
-    .values({
-      outgoing_id: outgoing.id,
-      account_id: outgoing.account_id,
-      login: outgoing.login,
-      ptt,
-      dlr,
-      created_at: now,
-    })
-    .execute()
-  if (final) {
-    await trx.deleteFrom('carrier_steps').where('outgoing_id', '=', outgoing.id).execute()
-    if (dlr === DLR_NOT_BILLED && outgoing.credits > 0) {
-      await refund(trx, {
-        accountId: outgoing.account_id,
-        login: outgoing.login,
-        hundredths: outgoing.credits,
-        source: outgoing.spend_source,
-        reference: `outgoing:${outgoing.id}`,
-      })
-    }
-  }
-  return next
-}
+/** A new status for an outgoing SMS: its ptt and DLR id. */
+export type StatusReport = { outgoingId: number; ptt: number; dlr: number }
 
-/** Locks outgoing rows by id (for status changes), skipping none: reports must not be lost. */
-export async function lockOutgoing(
-  trx: Transaction<Database>,
-  ids: number[],
-): Promise<Map<number, OutgoingRow>> {
-  if (ids.length === 0) return new Map()
+type Trx = Transaction<Database>
+
+/**
+ * The status path: every status change of an outgoing SMS goes through here, in the caller's
+ * transaction, in order. For the whole batch it locks the rows (id order, so two batches cannot
+ * deadlock), updates them (ptt, deliveryReceipt, deliveredAt, final state), records the history
+ * (outgoing_events), queues the callbacks, and refunds a final "error / not billed" report.
+ *
+ * - A report arriving after the validity period becomes ptt 8 (expired, DLR 2).
+ * - A report for an SMS already final (or cancelled) is ignored; so is a report that repeats the
+ *   SMS's current ptt and DLR (a carrier sending the same receipt twice changes nothing).
+ *
+ * Returns the changes made, in order.
+ */
+export async function applyStatusReports(
+  trx: Trx,
+  reports: readonly StatusReport[],
+  now: Date,
+): Promise<StatusChange[]> {
+  if (reports.length === 0) return []
+  const ids = [...new Set(reports.map((r) => r.outgoingId))].sort((a, b) => a - b)
   const rows = await trx
     .selectFrom('outgoing')
     .selectAll()
@@ -81,5 +41,63 @@ export async function lockOutgoing(
     .orderBy('id')
     .forUpdate()
     .execute()
-  return new Map(rows.map((row) => [row.id, row]))
+  const current = new Map(rows.map((row) => [row.id, row]))
+  const changes: StatusChange[] = []
+  const refunds: OutgoingRow[] = []
+  for (const report of reports) {
+    const row = current.get(report.outgoingId)
+    if (!row || row.state === 'final' || row.state === 'cancelled') continue
+    let { ptt, dlr } = report
+    if (row.expires_at && now.getTime() >= row.expires_at.getTime()) {
+      ptt = PTT_EXPIRED
+      dlr = DLR_FAILED
+    }
+    if (ptt === row.ptt && dlr === row.delivery_receipt) continue
+    const final = FINAL_DLR.has(dlr)
+    current.set(row.id, {
+      ...row,
+      ptt,
+      delivery_receipt: dlr,
+      state: final ? 'final' : row.state,
+      delivered_at: dlr === 1 ? now : row.delivered_at,
+    })
+    changes.push({ outgoingId: row.id, accountId: row.account_id, login: row.login, ptt, dlr })
+    if (final && dlr === DLR_NOT_BILLED && row.credits > 0) refunds.push(row)
+  }
+  if (changes.length === 0) return changes
+
+  const changed = [...new Set(changes.map((c) => c.outgoingId))].map((id) => current.get(id) as OutgoingRow)
+  const values = changed.map(
+    (row) =>
+      sql`(${row.id}::int8, ${row.ptt}::int4, ${row.delivery_receipt}::int4, ${row.state}::text, ${row.delivered_at}::timestamptz)`,
+  )
+  await sql`
+    update outgoing as o
+       set ptt = v.ptt, delivery_receipt = v.dlr, state = v.state, delivered_at = v.delivered_at
+      from (values ${sql.join(values)}) as v(id, ptt, dlr, state, delivered_at)
+     where o.id = v.id`.execute(trx)
+  await trx
+    .insertInto('outgoing_events')
+    .values(
+      changes.map((c) => ({
+        outgoing_id: c.outgoingId,
+        account_id: c.accountId,
+        login: c.login,
+        ptt: c.ptt,
+        dlr: c.dlr,
+        created_at: now,
+      })),
+    )
+    .execute()
+  await enqueueStatusCallbacks(trx, changes, now)
+  for (const row of refunds) {
+    await refund(trx, {
+      accountId: row.account_id,
+      login: row.login,
+      hundredths: row.credits,
+      source: row.spend_source,
+      reference: `outgoing:${row.id}`,
+    })
+  }
+  return changes
 }

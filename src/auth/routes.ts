@@ -102,6 +102,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
   app.get(
     '/auth/currentCredential',
     {
+      config: { ownCredential: true },
       schema: {
         tags,
         summary: 'The credential (consumer key) of this request',
@@ -138,7 +139,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
 
   app.post(
     '/auth/logout',
-    { schema: { tags, summary: 'Revoke the consumer key of this request', response: { 200: Void } } },
+    {
+      config: { ownCredential: true },
+      schema: { tags, summary: 'Revoke the consumer key of this request', response: { 200: Void } },
+    },
     async (request) => {
       await store.revoke(header(request.headers['x-ovh-consumer']) as string)
       return null

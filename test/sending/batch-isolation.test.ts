@@ -50,16 +50,20 @@ t.test(
         password: 'abcd1234',
       })
       t.equal(created.status, 200, `round ${round}: victim01 created`)
-      const victim = Array.from({ length: 10 }, (_, n) =>
-        call(app, 'POST', `/1.0/sms/${SERVICE}/users/victim01/jobs`, job(round * 100 + n)),
-      )
-      const removal = call(app, 'DELETE', `/1.0/sms/${SERVICE}/users/victim01`)
-      const bystander = Array.from({ length: 10 }, (_, n) =>
-        call(app, 'POST', `/1.0/sms/${OTHER}/users/bystand1/jobs`, job(round * 100 + n), otherKeys),
-      )
+      // Interleaved, so that the batches that meet the deletion hold the other owner's requests too.
+      const victim: ReturnType<typeof call>[] = []
+      const bystander: ReturnType<typeof call>[] = []
+      let removal: ReturnType<typeof call> | undefined
+      for (let n = 0; n < 10; n++) {
+        victim.push(call(app, 'POST', `/1.0/sms/${SERVICE}/users/victim01/jobs`, job(round * 100 + n)))
+        bystander.push(
+          call(app, 'POST', `/1.0/sms/${OTHER}/users/bystand1/jobs`, job(round * 100 + n), otherKeys),
+        )
+        if (n === 1) removal = call(app, 'DELETE', `/1.0/sms/${SERVICE}/users/victim01`)
+      }
       const [answers, removed, others] = await Promise.all([
         Promise.all(victim),
-        removal,
+        removal as ReturnType<typeof call>,
         Promise.all(bystander),
       ])
       t.equal(removed.status, 200, `round ${round}: victim01 deleted`)

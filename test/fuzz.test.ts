@@ -1188,7 +1188,10 @@ for (const [index, op] of operations.entries()) {
       const outcome = judge(op, response)
       const after = await snapshot()
       if (outcome === 'rejected') {
-        const changed = changedTables(current, after)
+        // The http2sms lockout records the attempts it refuses: that row is the point, not a leak.
+        const changed = changedTables(current, after).filter(
+          (table) => !(op.auth === 'http2sms' && table === 'http2sms_guard'),
+        )
         current = after
         if (changed.length > 0)
           throw new Error(

@@ -21,6 +21,18 @@ export interface Database {
   blacklist: BlacklistTable
   alerts: AlertsTable
   callback_deliveries: CallbackDeliveriesTable
+  http2sms_guard: Http2smsGuardTable
+}
+
+/**
+ * The http2sms lockout (src/sending/http2sms.ts). `subject` is a kind (`pair`, `address`, `login`,
+ * `trusted`) and a hash of what it is about; `failures` counts failed logins until `expires_at`, the
+ * end of its window (0 for `trusted`: an address that authenticated the login, until `expires_at`).
+ */
+export interface Http2smsGuardTable {
+  subject: string
+  failures: number
+  expires_at: Date
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyServerOptions } from 'fastify'
 
 /** Query parameters whose values never reach a log line (http2sms carries the user's password). */
-const SECRET_QUERY_KEYS = /^(password|pass|pwd|secret|token|access_token|client_secret|consumerKey)$/i
+const SECRET_QUERY_KEYS = /^(password|pass|pwd|secret|token|access_token|client_secret|consumerKey|credentialToken)$/i
 
 export function redactUrl(url: string): string {
   const q = url.indexOf('?')

@@ -125,6 +125,11 @@ const EnvSchema = Type.Object({
     default: 72_000,
     description: 'how long an idle keep-alive connection stays open, in milliseconds (100 to 600000)',
   }),
+  LOG_PERSONAL_DATA: Type.Enum(['true', 'false'], {
+    default: 'false',
+    description:
+      'true or false: show phone numbers, message texts and e-mail addresses in logs (debugging only)',
+  }),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
   ),
@@ -146,6 +151,8 @@ export type Config = {
   host: string
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null }
   logLevel: Env['LOG_LEVEL']
+  /** false: phone numbers, message texts and e-mail addresses are kept out of log lines. */
+  logPersonalData: boolean
   /** Bounds Node's HTTP server puts on each client connection. */
   http: { headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number }
   /** Secret from SECRET_KEY; null means "use the key file kept in the embedded data folder". */
@@ -252,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       ? { kind: 'postgres', url: parsed.DATABASE_URL }
       : { kind: 'pglite', dataDir: inMemory ? null : parsed.DATA_DIR },
     logLevel: parsed.LOG_LEVEL,
+    logPersonalData: parsed.LOG_PERSONAL_DATA === 'true',
     http: {
       headersTimeoutMs: parsed.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,

@@ -7,6 +7,7 @@ import { createSecretBox, resolveSecret } from './crypto.js'
 import { createDb, type DbHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { type AppDeps, systemClock } from './deps.js'
+import { loggerOptions } from './logging.js'
 
 /** Opens the database and brings its schema up to date: shared by the server and the CLI. */
 export async function openDatabase(config: Config): Promise<DbHandle> {
@@ -32,7 +33,10 @@ export async function startApp(config: Config) {
   const https = config.tls
     ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
     : undefined
-  const app = await buildApp(deps, https ? { https } : {})
+  const app = await buildApp(deps, {
+    logger: loggerOptions(config.logLevel, { personalData: config.logPersonalData }),
+    ...(https ? { https } : {}),
+  })
   applyServerTimeouts(app.server, config.http)
   if (!config.adminToken) {
     // Printed once, on purpose: the operator needs it to create owners, accounts and keys.

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import ipaddr from 'ipaddr.js'
 import type { AppDeps } from '../deps.js'
 import { ApiError } from '../errors.js'
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../json-depth.js'
 import { authError, type CredentialStore, type ResolvedCredential } from './credentials.js'
 import { invalidToken, type TokenStore } from './oauth.js'
 import { isGranted, routedPath } from './rules.js'
@@ -37,14 +38,22 @@ export function installRawJsonParser(app: FastifyInstance): void {
     const text = body as string
     request.rawBody = text
     if (text === '') return done(null, undefined)
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      return done(
+        invalidBody(`JSON nested deeper than ${MAX_JSON_DEPTH} levels; no field of this API needs as many`),
+        undefined,
+      )
+    }
     try {
       done(null, JSON.parse(text))
     } catch {
-      const error = new Error('Invalid body: not valid JSON') as Error & { statusCode: number }
-      error.statusCode = 400
-      done(error, undefined)
+      done(invalidBody('not valid JSON'), undefined)
     }
   })
+}
+
+function invalidBody(reason: string): Error {
+  return Object.assign(new Error(`Invalid body: ${reason}`), { statusCode: 400 })
 }
 
 /**

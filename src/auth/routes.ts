@@ -83,7 +83,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
     async (request) => {
       const applicationKey = header(request.headers['x-ovh-application'])
       if (!applicationKey) throw authError.loginFirst()
-      const { consumerKey, credentialId } = await store.createCredential({
+      const { consumerKey, validationToken } = await store.createCredential({
         applicationKey,
         accessRules: request.body.accessRules,
         state: 'pendingValidation',
@@ -94,7 +94,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
       return {
         consumerKey,
         state: 'pendingValidation',
-        validationUrl: `${base}/auth/validation?credentialId=${credentialId}`,
+        validationUrl: `${base}/auth/validation?credentialToken=${validationToken}`,
       }
     },
   )

@@ -242,6 +242,8 @@ export interface CredentialsTable {
   application_id: number
   /** sha256 hex of the consumer key; the key itself is never stored. */
   consumer_key_hash: string
+  /** sha256 hex of the token in the credential's validationUrl; null for keys made before tokens. */
+  validation_token_hash: string | null
   state: 'pendingValidation' | 'validated' | 'refused' | 'expired'
   rules: ColumnType<AccessRule[], string, string>
   allowed_ips: string[] | null

@@ -94,6 +94,9 @@ export async function createDb(
     parsers: { [INT8_OID]: parseInt8 },
     ...(template ? { loadDataDir: template } : {}),
   })
+  // A PGlite loaded from a tarball and closed before its first query keeps the process alive
+  // (PGlite 0.5); one query settles it, and proves the template loaded.
+  if (template) await pglite.query('select 1')
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,

@@ -94,9 +94,6 @@ export async function createDb(
     parsers: { [INT8_OID]: parseInt8 },
     ...(template ? { loadDataDir: template } : {}),
   })
-  // A PGlite loaded from a tarball and closed before its first query keeps the process alive
-  // (PGlite 0.5); one query settles it, and proves the template loaded.
-  if (template) await pglite.query('select 1')
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,
@@ -105,7 +102,11 @@ export async function createDb(
     ping: async () => {
       await sql`select 1`.execute(db)
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy()
+      // Kysely closes its driver only if a query ever ran; an open PGlite keeps the process alive.
+      if (!pglite.closed) await pglite.close()
+    },
   }
 }
 

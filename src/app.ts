@@ -9,7 +9,7 @@ import { adminRoutes } from './admin/routes.js'
 import { AlertDispatcher, sendAlertSmsWith } from './alerts/dispatcher.js'
 import { smtpMailSender } from './alerts/mail.js'
 import { CredentialStore } from './auth/credentials.js'
-import { defaultToJson, installApiAuth, installRawJsonParser } from './auth/hook.js'
+import { defaultToJson, installApiAuth, installRawJsonParser, refuseFragments } from './auth/hook.js'
 import { announcer, followRevocations } from './auth/invalidation.js'
 import { TokenStore } from './auth/oauth.js'
 import { authModels, authRoutes } from './auth/routes.js'
@@ -94,6 +94,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installErrorHandlers(app)
+  refuseFragments(app)
   refuseUnstorableValues(app)
   installRawJsonParser(app)
   const metrics = options.metrics ?? new Metrics({ defaultMetrics: true })

@@ -106,6 +106,30 @@ const EnvSchema = Type.Object({
     default: 'false',
     description: 'true or false: allow callback URLs resolving to loopback/private/link-local addresses',
   }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 20_000,
+    description: 'time a client has to send the request line and headers, in milliseconds (100 to 600000)',
+  }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 60_000,
+    description:
+      'time a client has to send a whole request (headers and body), in milliseconds (100 to 3600000)',
+  }),
+  HTTP_IDLE_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 72_000,
+    description: 'how long an idle keep-alive connection stays open, in milliseconds (100 to 600000)',
+  }),
+  LOG_PERSONAL_DATA: Type.Enum(['true', 'false'], {
+    default: 'false',
+    description:
+      'true or false: show phone numbers, message texts and e-mail addresses in logs (debugging only)',
+  }),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
   ),
@@ -127,6 +151,10 @@ export type Config = {
   host: string
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null }
   logLevel: Env['LOG_LEVEL']
+  /** false: phone numbers, message texts and e-mail addresses are kept out of log lines. */
+  logPersonalData: boolean
+  /** Bounds Node's HTTP server puts on each client connection. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number }
   /** Secret from SECRET_KEY; null means "use the key file kept in the embedded data folder". */
   secretKey: string | null
   dataDir: string
@@ -196,6 +224,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       'TLS_CERT and TLS_KEY must be set together',
     )
   }
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${parsed.HTTP_REQUEST_TIMEOUT_MS}): the headers are part of the request, got ${parsed.HTTP_HEADERS_TIMEOUT_MS}`,
+    )
+  }
   const inMemory = parsed.DATA_DIR === 'memory'
   const rates = parseRates(parsed.SMS_RATES)
   if (parsed.SMTP_URL && !parsed.ALERT_FROM) {
@@ -225,6 +259,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       ? { kind: 'postgres', url: parsed.DATABASE_URL }
       : { kind: 'pglite', dataDir: inMemory ? null : parsed.DATA_DIR },
     logLevel: parsed.LOG_LEVEL,
+    logPersonalData: parsed.LOG_PERSONAL_DATA === 'true',
+    http: {
+      headersTimeoutMs: parsed.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: parsed.HTTP_IDLE_TIMEOUT_MS,
+    },
     secretKey: parsed.SECRET_KEY ?? null,
     dataDir: parsed.DATA_DIR,
     publicUrl: parsed.PUBLIC_URL?.replace(/\/+$/, '') ?? null,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import type { Server } from 'node:http'
 import { buildApp } from './app.js'
 import { randomKey } from './auth/credentials.js'
 import type { Config } from './config.js'
@@ -6,6 +7,7 @@ import { createSecretBox, resolveSecret } from './crypto.js'
 import { createDb, type DbHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { type AppDeps, systemClock } from './deps.js'
+import { loggerOptions } from './logging.js'
 
 /** Opens the database and brings its schema up to date: shared by the server and the CLI. */
 export async function openDatabase(config: Config): Promise<DbHandle> {
@@ -31,7 +33,11 @@ export async function startApp(config: Config) {
   const https = config.tls
     ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
     : undefined
-  const app = await buildApp(deps, https ? { https } : {})
+  const app = await buildApp(deps, {
+    logger: loggerOptions(config.logLevel, { personalData: config.logPersonalData }),
+    ...(https ? { https } : {}),
+  })
+  applyServerTimeouts(app.server, config.http)
   if (!config.adminToken) {
     // Printed once, on purpose: the operator needs it to create owners, accounts and keys.
     app.log.warn(
@@ -44,4 +50,21 @@ export async function startApp(config: Config) {
     await database.close()
   })
   return app
+}
+
+/**
+ * Bounds on each client connection, so a client that sends its headers or body slowly, or keeps an
+ * idle connection, cannot hold a socket forever (Fastify leaves the whole-request bound off). Node
+ * checks the first two on a timer (every 30 s by default): a quarter of the shortest bound keeps the
+ * overshoot small. Set before listen, when Node starts that timer.
+ */
+export function applyServerTimeouts(server: Server, timeouts: Config['http']): void {
+  server.headersTimeout = timeouts.headersTimeoutMs
+  server.requestTimeout = timeouts.requestTimeoutMs
+  server.keepAliveTimeout = timeouts.idleTimeoutMs
+  // An option of http.createServer, read again when listening starts (missing from @types/node).
+  ;(server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(
+    30_000,
+    Math.ceil(timeouts.headersTimeoutMs / 4),
+  )
 }

@@ -120,20 +120,33 @@ export class NotEnoughCredits extends Error {
   }
 }
 
+/**
+ * The paying user does not exist (any more): deleted by a request that committed after the spend's
+ * own checks. A refusal of that spend alone, like NotEnoughCredits.
+ */
+export class UnknownPayer extends Error {
+  constructor(readonly login: string) {
+    super(`spend: the user ${login} does not exist`)
+  }
+}
+
+/** Why a spend was refused; anything else thrown is a database error. */
+export type SpendRefusal = NotEnoughCredits | UnknownPayer
+
 type Paid = { source: SpendSource; left: number; alertThreshold?: number }
 
 /**
  * Takes `hundredths` from a payer without writing the ledger: from the user's quota when it is
  * active, else from the account (the account when login is null). One conditional UPDATE each, so
- * concurrent spends can never overdraw. Answers what paid and what is left, or the NotEnoughCredits
- * that says what was short.
+ * concurrent spends can never overdraw. Answers what paid and what is left, or the refusal that says
+ * what was short or who is missing.
  */
 async function take(
   trx: Trx,
   accountId: number,
   login: string | null,
   hundredths: number,
-): Promise<Paid | NotEnoughCredits> {
+): Promise<Paid | SpendRefusal> {
   if (login !== null) {
     const fromQuota = await trx
       .updateTable('sms_users')
@@ -153,7 +166,7 @@ async function take(
       .where('account_id', '=', accountId)
       .where('login', '=', login)
       .executeTakeFirst()
-    if (!user) throw new Error(`spend: unknown user ${login}`)
+    if (!user) return new UnknownPayer(login)
     if (user.quota_status === 'active') return new NotEnoughCredits('quota', user.quota_left, hundredths)
   }
   const fromAccount = await trx
@@ -194,7 +207,7 @@ function checkAmount(hundredths: number): void {
 /**
  * Spends credits in the caller's transaction: from the user's quota when it is active, else from
  * the account, and writes its ledger row. Throws NotEnoughCredits (map it to a 400, or to
- * http2sms's status) when not enough is left.
+ * http2sms's status) when not enough is left, UnknownPayer (a 404) when the user is gone.
  */
 export async function spend(
   trx: Trx,
@@ -203,19 +216,19 @@ export async function spend(
   const { accountId, login, hundredths } = input
   checkAmount(hundredths)
   const paid = await take(trx, accountId, login, hundredths)
-  if (paid instanceof NotEnoughCredits) throw paid
+  if (paid instanceof Error) throw paid
   await record(trx, spendEntry(accountId, login, paid.source, hundredths, input.reference ?? null))
   return paid
 }
 
-export type SpendOutcome = ({ ok: true } & Paid) | { ok: false; error: NotEnoughCredits }
+export type SpendOutcome = ({ ok: true } & Paid) | { ok: false; error: SpendRefusal }
 
 /**
  * Several spends of one payer (a user's quota, else its account; the account when login is null) in
  * the caller's transaction, for group commit: their sum taken at once and one ledger INSERT when the
  * sum can be paid, else each one on its own, in order, like `spend` (those that do not fit get
- * NotEnoughCredits). Outcomes come in the order of `items`; `left` is what was left after each one,
- * as if they had been spent one after the other.
+ * NotEnoughCredits; all get UnknownPayer when the user is gone). Outcomes come in the order of
+ * `items`; `left` is what was left after each one, as if they had been spent one after the other.
  */
 export async function spendMany(
   trx: Trx,
@@ -225,16 +238,17 @@ export async function spendMany(
   for (const item of items) checkAmount(item.hundredths)
   const total = items.reduce((sum, item) => sum + item.hundredths, 0)
   const paid = await take(trx, accountId, login, total)
+  if (paid instanceof UnknownPayer || (paid instanceof NotEnoughCredits && items.length === 1)) {
+    return items.map(() => ({ ok: false, error: paid }))
+  }
   if (paid instanceof NotEnoughCredits) {
-    // Not enough for all of them (a single one is refused as it is): each on its own, so that those
-    // that fit go through.
-    if (items.length === 1) return [{ ok: false, error: paid }]
+    // Not enough for all of them: each on its own, so that those that fit go through.
     const outcomes: SpendOutcome[] = []
     for (const item of items) {
       try {
         outcomes.push({ ok: true, ...(await spend(trx, { accountId, login, ...item })) })
       } catch (error) {
-        if (!(error instanceof NotEnoughCredits)) throw error
+        if (!(error instanceof NotEnoughCredits || error instanceof UnknownPayer)) throw error
         outcomes.push({ ok: false, error })
       }
     }

@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { type TProperties, Type } from 'typebox'
 import { nullable, ref } from '../schema-helpers.js'
 
 export const SERVICE_NAME_PATTERN = '^(sms|smpp)-[a-z0-9][a-z0-9-]{0,60}$'
@@ -101,17 +101,19 @@ export const AccountWithIAM = Type.Object(
   { $id: 'sms.AccountWithIAM', additionalProperties: false },
 )
 
-/** PUT body: sms.Account with every field optional; read-only fields are checked, not written. */
-export const AccountUpdate = Type.Partial(
-  Type.Object(
-    {
-      ...accountFields,
-      smsResponse: Type.Partial(Type.Object(responseFields, { additionalProperties: false })),
-      templates: Type.Partial(Type.Object(templatesFields, { additionalProperties: false })),
-    },
-    { additionalProperties: false },
-  ),
-)
+/**
+ * PUT body: sms.Account with every field optional; read-only fields are checked, not written.
+ * Type.Partial drops the options of the object it copies, so `additionalProperties: false` is given
+ * to Partial itself: unknown keys are then removed by validation instead of stored in the JSON columns.
+ */
+const closedPartial = <T extends TProperties>(fields: T) =>
+  Type.Partial(Type.Object(fields), { additionalProperties: false })
+
+export const AccountUpdate = closedPartial({
+  ...accountFields,
+  smsResponse: closedPartial(responseFields),
+  templates: closedPartial(templatesFields),
+})
 
 export const accountModels = [
   StatusAccountEnum,

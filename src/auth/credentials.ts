@@ -169,7 +169,11 @@ export class CredentialStore {
     return { applicationKey, applicationSecret }
   }
 
-  /** A consumer key for an application; `validated` when an administrator asks for it directly. */
+  /**
+   * A consumer key for an application; `validated` when an administrator asks for it directly. The
+   * validation token opens the key's validation page: random like the key (ids are sequential and
+   * would let anyone read every tenant's requests), stored hashed.
+   */
   async createCredential(input: {
     applicationKey: string
     accessRules: unknown
@@ -177,17 +181,19 @@ export class CredentialStore {
     expiration?: Date | null
     allowedIPs?: string[] | null
     redirection?: string | null
-  }): Promise<{ consumerKey: string; credentialId: number }> {
+  }): Promise<{ consumerKey: string; credentialId: number; validationToken: string }> {
     const app = await this.application(input.applicationKey)
     if (!app) throw authError.invalidKey()
     const rules = validateAccessRules(input.accessRules)
     const allowedIps = input.allowedIPs ? allowedIpBlocks(input.allowedIPs) : null
     const consumerKey = randomKey(32)
+    const validationToken = randomKey(32)
     const row = await this.db
       .insertInto('credentials')
       .values({
         application_id: app.id,
         consumer_key_hash: hashKey(consumerKey),
+        validation_token_hash: hashKey(validationToken),
         state: input.state,
         rules: JSON.stringify(rules),
         allowed_ips: allowedIps,
@@ -196,7 +202,7 @@ export class CredentialStore {
       })
       .returning('id')
       .executeTakeFirstOrThrow()
-    return { consumerKey, credentialId: row.id }
+    return { consumerKey, credentialId: row.id, validationToken }
   }
 
   async validate(consumerKey: string): Promise<void> {

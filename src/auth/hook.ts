@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import ipaddr from 'ipaddr.js'
 import type { AppDeps } from '../deps.js'
+import { ApiError } from '../errors.js'
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../json-depth.js'
 import { authError, type CredentialStore, type ResolvedCredential } from './credentials.js'
 import { invalidToken, type TokenStore } from './oauth.js'
-import { isGranted } from './rules.js'
+import { isGranted, routedPath } from './rules.js'
 import { candidateUrls, ovhSignature, sameSignature } from './signature.js'
 
 declare module 'fastify' {
@@ -16,6 +18,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** false: the route answers without authentication (GET /auth/time, POST /auth/credential). */
     auth?: boolean
+    /**
+     * true: the route reads or revokes the consumer key that signed the request
+     * (/auth/currentCredential, /auth/logout), which any consumer key may do whatever its rules.
+     */
+    ownCredential?: boolean
   }
 }
 
@@ -31,14 +38,22 @@ export function installRawJsonParser(app: FastifyInstance): void {
     const text = body as string
     request.rawBody = text
     if (text === '') return done(null, undefined)
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      return done(
+        invalidBody(`JSON nested deeper than ${MAX_JSON_DEPTH} levels; no field of this API needs as many`),
+        undefined,
+      )
+    }
     try {
       done(null, JSON.parse(text))
     } catch {
-      const error = new Error('Invalid body: not valid JSON') as Error & { statusCode: number }
-      error.statusCode = 400
-      done(error, undefined)
+      done(invalidBody('not valid JSON'), undefined)
     }
   })
+}
+
+function invalidBody(reason: string): Error {
+  return Object.assign(new Error(`Invalid body: ${reason}`), { statusCode: 400 })
 }
 
 /**
@@ -76,6 +91,28 @@ export function ipAllowed(ip: string, blocks: readonly string[]): boolean {
   })
 }
 
+const tokenHasNoConsumerKey = (request: FastifyRequest) =>
+  new ApiError(
+    403,
+    `${request.method} ${request.routeOptions.url} concerns the consumer key of an OVH-signed request and a bearer token has none: sign the request with your application and consumer keys (service accounts are managed under /admin/v1/service-accounts)`,
+    'NOT_GRANTED_CALL',
+  )
+
+/**
+ * A request target never carries a fragment (RFC 9112 §3.2). The router ends the path at a raw `#`
+ * and reads what follows as the query string, so one that arrives is refused before anything else
+ * reads the target differently (access rules, signature, log redaction).
+ */
+export function refuseFragments(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    if (request.url.includes('#'))
+      throw new ApiError(
+        400,
+        'Invalid URL: the request target contains "#"; send # inside a path or query value as %23, and drop any fragment',
+      )
+  })
+}
+
 /**
  * Authentication for every /1.0 and /v1 route not marked `auth: false`: an OAuth2 bearer token of a
  * service account, or OVH's signed headers (application key, consumer key, timestamp, signature). Sets
@@ -90,9 +127,14 @@ export function installApiAuth(
   prefix: string,
 ) {
   const grant = (request: FastifyRequest, rules: ResolvedCredential['rules'], ownerId: number) => {
-    const path = request.url.slice(prefix.length).split('?')[0] ?? ''
-    // A credential may always read and revoke itself (/auth/currentCredential, /auth/logout).
-    if (!path.startsWith('/auth/') && !isGranted(rules, request.method, path)) throw authError.notGranted()
+    const route = request.routeOptions.url ?? ''
+    const params = request.params as Record<string, string | undefined>
+    // Every route of this plugin carries the prefix; anything else fails closed.
+    if (
+      !route.startsWith(prefix) ||
+      !isGranted(rules, request.method, routedPath(route.slice(prefix.length), params))
+    )
+      throw authError.notGranted()
     request.scope = { ownerId }
   }
 
@@ -102,6 +144,7 @@ export function installApiAuth(
     if (authorization?.startsWith('Bearer ')) {
       const token = await tokens.resolve(authorization.slice(7).trim())
       if (!token) throw invalidToken()
+      if (request.routeOptions.config.ownCredential) throw tokenHasNoConsumerKey(request)
       grant(request, token.rules, token.ownerId)
       return
     }
@@ -142,7 +185,8 @@ export function installApiAuth(
     )
     if (!signed) throw authError.invalidSignature()
 
-    grant(request, credential.rules, credential.ownerId)
+    if (request.routeOptions.config.ownCredential) request.scope = { ownerId: credential.ownerId }
+    else grant(request, credential.rules, credential.ownerId)
     request.credential = credential
   })
 }

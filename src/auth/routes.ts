@@ -83,7 +83,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
     async (request) => {
       const applicationKey = header(request.headers['x-ovh-application'])
       if (!applicationKey) throw authError.loginFirst()
-      const { consumerKey, credentialId } = await store.createCredential({
+      const { consumerKey, validationToken } = await store.createCredential({
         applicationKey,
         accessRules: request.body.accessRules,
         state: 'pendingValidation',
@@ -94,7 +94,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
       return {
         consumerKey,
         state: 'pendingValidation',
-        validationUrl: `${base}/auth/validation?credentialId=${credentialId}`,
+        validationUrl: `${base}/auth/validation?credentialToken=${validationToken}`,
       }
     },
   )
@@ -102,6 +102,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
   app.get(
     '/auth/currentCredential',
     {
+      config: { ownCredential: true },
       schema: {
         tags,
         summary: 'The credential (consumer key) of this request',
@@ -138,7 +139,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
 
   app.post(
     '/auth/logout',
-    { schema: { tags, summary: 'Revoke the consumer key of this request', response: { 200: Void } } },
+    {
+      config: { ownCredential: true },
+      schema: { tags, summary: 'Revoke the consumer key of this request', response: { 200: Void } },
+    },
     async (request) => {
       await store.revoke(header(request.headers['x-ovh-consumer']) as string)
       return null

@@ -1,13 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Db } from '../db/index.js'
-import { notFound } from '../errors.js'
+import { badRequest, notFound } from '../errors.js'
+import { hashKey } from './credentials.js'
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 /**
  * The page a `validationUrl` points at: it shows what the key asks for and how the owner's
- * administrator approves it. Approval itself is an admin action (it needs ADMIN_TOKEN).
+ * administrator approves it. Approval itself is an admin action (it needs ADMIN_TOKEN). The page is
+ * reached without authentication, so it is found by the credential's random token (as OVH's
+ * `credentialToken`), never by its sequential id.
  */
 export const validationPage: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
   app.get(
@@ -16,16 +19,27 @@ export const validationPage: FastifyPluginAsyncTypebox<{ db: Db }> = async (app,
       schema: {
         hide: true,
         querystring: Type.Object({
-          credentialId: Type.Integer({ minimum: 1, description: 'credential id' }),
+          credentialToken: Type.Optional(
+            Type.String({ maxLength: 64, description: 'the token of the validationUrl' }),
+          ),
+          credentialId: Type.Optional(Type.String({ maxLength: 32, description: 'no longer accepted' })),
         }),
       },
     },
     async (request, reply) => {
+      const { credentialToken, credentialId } = request.query
+      if (credentialToken === undefined) {
+        throw badRequest(
+          credentialId === undefined
+            ? 'Missing parameter: credentialToken; open the validationUrl returned by POST /auth/credential'
+            : 'Invalid credentialId: validation pages are no longer found by id; open the validationUrl returned by POST /auth/credential (it carries a credentialToken)',
+        )
+      }
       const row = await db
         .selectFrom('credentials as c')
         .innerJoin('applications as a', 'a.id', 'c.application_id')
         .select(['c.id', 'c.state', 'c.rules', 'a.name'])
-        .where('c.id', '=', request.query.credentialId)
+        .where('c.validation_token_hash', '=', hashKey(credentialToken))
         .executeTakeFirst()
       if (!row) throw notFound('This credential does not exist')
       const rules = row.rules

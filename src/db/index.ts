@@ -102,7 +102,11 @@ export async function createDb(
     ping: async () => {
       await sql`select 1`.execute(db)
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy()
+      // Kysely closes its driver only if a query ever ran; an open PGlite keeps the process alive.
+      if (!pglite.closed) await pglite.close()
+    },
   }
 }
 

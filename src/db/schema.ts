@@ -23,6 +23,18 @@ export interface Database {
   blacklist: BlacklistTable
   alerts: AlertsTable
   callback_deliveries: CallbackDeliveriesTable
+  http2sms_guard: Http2smsGuardTable
+}
+
+/**
+ * The http2sms lockout (src/sending/http2sms.ts). `subject` is a kind (`pair`, `address`, `login`,
+ * `trusted`) and a hash of what it is about; `failures` counts failed logins until `expires_at`, the
+ * end of its window (0 for `trusted`: an address that authenticated the login, until `expires_at`).
+ */
+export interface Http2smsGuardTable {
+  subject: string
+  failures: number
+  expires_at: Date
 }
 
 /**
@@ -258,6 +270,8 @@ export interface CredentialsTable {
   application_id: number
   /** sha256 hex of the consumer key; the key itself is never stored. */
   consumer_key_hash: string
+  /** sha256 hex of the token in the credential's validationUrl; null for keys made before tokens. */
+  validation_token_hash: string | null
   state: 'pendingValidation' | 'validated' | 'refused' | 'expired'
   rules: ColumnType<AccessRule[], string, string>
   allowed_ips: string[] | null

@@ -13,48 +13,133 @@ import { Agent, buildConnector } from 'undici'
 export type AddressClass = { public: boolean; range: string }
 
 /**
- * ipaddr.js range name of an address, seen through the IPv6 forms that embed an IPv4 address
- * (IPv4-mapped, IPv4-translated, NAT64 well-known prefix, 6to4) so that e.g. ::ffff:127.0.0.1 counts as
- * loopback. Only `unicast` is public; every special-purpose range (reserved, documentation, Teredo, …)
- * is not. Anything that is not an IP address is not public.
+ * ipaddr.js range name of an address, seen through every IPv6 form that embeds an IPv4 address, so
+ * that e.g. ::ffff:127.0.0.1 counts as loopback: IPv4-mapped, IPv4-translated (RFC 6145), NAT64
+ * (RFC 6052 well-known prefix, RFC 8215 local-use prefix), 6to4, Teredo (server and client) and ISATAP
+ * interface identifiers. Only `unicast` is public, and an embedding is public only when every IPv4
+ * address it carries is; every special-purpose range (reserved, documentation, …) is not, nor is the
+ * deprecated IPv4-compatible form ::a.b.c.d (RFC 4291), whatever it embeds. Anything that is not an IP
+ * address is not public.
  */
 export function classifyAddress(ip: string): AddressClass {
-  if (net.isIP(ip) === 0) return { public: false, range: 'invalid' }
-  const address = ipaddr.parse(ip)
-  if (address.kind() === 'ipv4') {
-    const range = address.range()
+  const family = net.isIP(ip)
+  if (family === 0) return { public: false, range: 'invalid' }
+  if (family === 4) {
+    const range = ipaddr.IPv4.parse(ip).range()
     return { public: range === 'unicast', range }
   }
-  const v6 = address as ipaddr.IPv6
-  const range = v6.range()
-  const embedded = embeddedIPv4(v6, range)
-  if (embedded) {
-    const inner = embedded.range()
-    return { public: inner === 'unicast', range: `${range} ${inner}` }
+  const address = parseIPv6(ip)
+  const range = address.range()
+  const compatible = ipv4Compatible(address)
+  if (compatible) return { public: false, range: `ipv4Compatible ${compatible.range()}` }
+  const embedded = embeddedIPv4(address, range)
+  const [first] = embedded
+  if (!first) return { public: range === 'unicast', range }
+  for (const { form, ipv4 } of embedded) {
+    const inner = ipv4.range()
+    if (inner !== 'unicast') return { public: false, range: `${form} ${inner}` }
   }
-  return { public: range === 'unicast', range }
+  return { public: true, range: `${first.form} unicast` }
 }
 
 export function isPublicAddress(ip: string): boolean {
   return classifyAddress(ip).public
 }
 
-function embeddedIPv4(address: ipaddr.IPv6, range: string): ipaddr.IPv4 | null {
+/**
+ * ipaddr.js reads `::a.b.c.d` as `::ffff:a.b.c.d` (mapped), but a socket connects to the
+ * IPv4-compatible address ::a.b.c.d: the dotted tail is turned into hex first. A zone index does not
+ * change the address's class.
+ */
+function parseIPv6(ip: string): ipaddr.IPv6 {
+  const withoutZone = ip.replace(/%.*$/, '')
+  const hex = withoutZone.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => {
+    const word = (high: string, low: string) => ((Number(high) << 8) | Number(low)).toString(16)
+    return `${word(a, b)}:${word(c, d)}`
+  })
+  return ipaddr.IPv6.parse(hex)
+}
+
+const ipv4FromWords = (high: number, low: number) =>
+  new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff])
+
+/** The IPv4 address of ::a.b.c.d (::/96 other than :: and ::1), else null. */
+function ipv4Compatible(address: ipaddr.IPv6): ipaddr.IPv4 | null {
   const p = address.parts
-  const fromWords = (high: number, low: number) =>
-    new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff])
+  if (p.slice(0, 6).some((word) => word !== 0)) return null
+  if (p[6] === 0 && (p[7] ?? 0) <= 1) return null
+  return ipv4FromWords(p[6]!, p[7]!)
+}
+
+/** Bits `from` (inclusive) to `to` (exclusive) of the address, `to - from` ≤ 32. */
+function bits(address: ipaddr.IPv6, from: number, to: number): number {
+  let value = 0
+  for (let bit = from; bit < to; bit++) {
+    const word = address.parts[bit >> 4]!
+    value = value * 2 + ((word >> (15 - (bit & 15))) & 1)
+  }
+  return value
+}
+
+const ipv4FromNumber = (n: number) => ipv4FromWords(Math.floor(n / 0x10000), n % 0x10000)
+
+/**
+ * Where RFC 6052 puts the IPv4 address for each prefix length a local-use NAT64 prefix
+ * (64:ff9b:1::/48) may have: bits 64–71 are always skipped.
+ */
+const RFC6052_LAYOUTS: [number, number][][] = [
+  [
+    [48, 64],
+    [72, 88],
+  ],
+  [
+    [56, 64],
+    [72, 96],
+  ],
+  [[72, 104]],
+  [[96, 128]],
+]
+
+function rfc6052Reading(address: ipaddr.IPv6, layout: [number, number][]): ipaddr.IPv4 {
+  let value = 0
+  for (const [from, to] of layout) value = value * 2 ** (to - from) + bits(address, from, to)
+  return ipv4FromNumber(value)
+}
+
+type Embedded = { form: string; ipv4: ipaddr.IPv4 }
+
+/**
+ * The IPv4 addresses an IPv6 address leads to, by its form. The prefix length of a local-use NAT64
+ * prefix is the local operator's choice, so the address is read at every position RFC 6052 allows.
+ */
+function embeddedIPv4(address: ipaddr.IPv6, range: string): Embedded[] {
+  const p = address.parts
+  const found: Embedded[] = []
   switch (range) {
     case 'ipv4Mapped':
     case 'rfc6145':
-      return fromWords(p[6]!, p[7]!)
+      found.push({ form: range, ipv4: ipv4FromWords(p[6]!, p[7]!) })
+      break
     case 'rfc6052':
-      // Only the well-known 64:ff9b::/96 carries the IPv4 in its last 32 bits; 64:ff9b:1::/48 is local use.
-      return p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0 ? fromWords(p[6]!, p[7]!) : null
+      if (p[2] === 0) found.push({ form: range, ipv4: ipv4FromWords(p[6]!, p[7]!) })
+      else
+        for (const layout of RFC6052_LAYOUTS)
+          found.push({ form: range, ipv4: rfc6052Reading(address, layout) })
+      break
     case '6to4':
-      return fromWords(p[1]!, p[2]!)
-    default:
-      return null
+      found.push({ form: range, ipv4: ipv4FromWords(p[1]!, p[2]!) })
+      break
+    case 'teredo':
+      // Server address in bits 32–63, client address (bits inverted) in bits 96–127.
+      found.push({ form: range, ipv4: ipv4FromWords(p[2]!, p[3]!) })
+      found.push({ form: range, ipv4: ipv4FromWords(p[6]! ^ 0xffff, p[7]! ^ 0xffff) })
+      break
   }
+  // ISATAP interface identifier (RFC 5214): 0000:5efe or 0200:5efe (u/g bits free) then the IPv4.
+  if ((range === 'unicast' || range === '6to4') && ((p[4] ?? 0) & 0xfcff) === 0 && p[5] === 0x5efe) {
+    found.push({ form: 'isatap', ipv4: ipv4FromWords(p[6]!, p[7]!) })
+  }
+  return found
 }
 
 export class SsrfBlockedError extends Error {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { Transaction } from 'kysely'
-import { type SpendOutcome, type SpendSource, spendMany } from '../accounts/credits.js'
+import { type SpendOutcome, type SpendSource, spendMany, UnknownPayer } from '../accounts/credits.js'
 import { raiseAlertIfCrossed } from '../alerts/raise.js'
 import type { Config } from '../config.js'
 import { fromHundredths } from '../credits.js'
 import type { Database, Db } from '../db/index.js'
 import type { AccountRow } from '../db/schema.js'
-import { ApiError, badRequest } from '../errors.js'
+import { ApiError, badRequest, conflict, isDatabaseUnavailable } from '../errors.js'
+import { userNotFound } from '../users/service.js'
 import type { MessageAnalysis } from './encoding.js'
 import { defaultSender, requireEnabledSender } from './senders-service.js'
 import type { Receiver, Sender, SendInput, SendingReport } from './service.js'
@@ -14,18 +15,23 @@ import { resolveTarget } from './service.js'
 
 /**
  * Group commit for sends. A request is checked on its own (message, receivers), then queued; the
- * queue is written by at most `concurrency` transactions at a time, each taking everything queued
- * (up to `maxBatch`). At low load a request is written at once, alone; under load, the requests that
- * arrive while a batch is being written go together in the next one: the account, users, senders and
- * blacklist are read once per batch, each payer's credits are spent with one conditional UPDATE, and
- * the ledger and outgoing rows are written with one INSERT each — a handful of statements and one
- * commit for the whole batch, instead of ten statements and a commit per request, and a user's quota
- * row is locked once per batch, not once per request.
+ * queue is written by at most `concurrency` transactions at a time, each taking what is queued (up to
+ * `maxBatch` requests and `maxRows` outgoing rows). At low load a request is written at once, alone;
+ * under load, the requests that arrive while a batch is being written go together in the next one:
+ * the account, users, senders and blacklist are read once per batch, each payer's credits are spent
+ * with one conditional UPDATE, and the ledger and outgoing rows are written with one INSERT each — a
+ * handful of statements and one commit for the whole batch, instead of ten statements and a commit
+ * per request, and a user's quota row is locked once per batch, not once per request.
  *
- * Each request still gets its own answer: a refusal (unknown service or user, sender not enabled, not
- * enough credits) fails that request alone and writes nothing for it. An error of the database fails
- * the whole batch (nothing of it is written), retried once when it was a deadlock or a serialization
- * failure.
+ * No request may fail, or hold up without bound, the requests of another account:
+ * - a refusal (unknown service or user, a user deleted meanwhile, sender not enabled, not enough
+ *   credits) fails that request alone and writes nothing for it;
+ * - a batch that fails for any other reason than an unavailable database (a value the database
+ *   refuses, a constraint, a deadlock met twice) is written again one request per transaction, so
+ *   only the request that causes it fails;
+ * - each account has its own queue and a batch takes one request of each in turn, so an account that
+ *   floods the queue delays the others by one request per batch, not by its whole backlog; and the
+ *   row bound keeps one batch short whatever its requests hold.
  */
 
 /** A send request whose input has been checked, waiting for its batch. */
@@ -48,15 +54,51 @@ type Pending = PreparedSend & {
 }
 
 /** What the write of a batch decided for one request. */
-type Outcome = { report: SendingReport } | { error: ApiError }
+type Outcome = { report: SendingReport } | { error: unknown }
 
 const RETRIED_SQLSTATES = new Set(['40P01', '40001'])
 /** Outgoing rows per INSERT statement (about 21 parameters a row; PostgreSQL allows 65,535). */
 const INSERT_CHUNK = 1000
 
+export type BatcherOptions = {
+  maxBatch: number
+  concurrency: number
+  /** Outgoing rows per batch at most (a request larger than that is written alone). */
+  maxRows?: number
+}
+
+/** One request's share of a batch's bound: its outgoing rows (at least one). */
+const rowsOf = (send: PreparedSend) => Math.max(1, send.receivers.length)
+
+/** First in, first out, without Array#shift's copying on long queues. */
+class Fifo<T> {
+  private items: T[] = []
+  private head = 0
+  get length(): number {
+    return this.items.length - this.head
+  }
+  push(item: T): void {
+    this.items.push(item)
+  }
+  peek(): T | undefined {
+    return this.items[this.head]
+  }
+  take(): T | undefined {
+    const item = this.items[this.head]
+    this.head++
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+}
+
 export class SendBatcher {
-  private queue: Pending[] = []
+  /** Waiting requests by account; the Map's order is the turn (served keys go to the back). */
+  private readonly waiting = new Map<string, Fifo<Pending>>()
   private running = 0
+  private readonly maxRows: number
   /** Batches written, requests in them, the largest one (for tests and the benches). */
   readonly stats = { batches: 0, requests: 0, largest: 0 }
 
@@ -68,19 +110,27 @@ export class SendBatcher {
      * One batch at a time by default: bench:send measured 1,500 accepted/s for one user with 1
      * against 930 with 4 (concurrent batches of one user wait on each other's row lock).
      */
-    private readonly options: { maxBatch: number; concurrency: number } = { maxBatch: 256, concurrency: 1 },
-  ) {}
+    private readonly options: BatcherOptions = { maxBatch: 256, concurrency: 1 },
+  ) {
+    this.maxRows = options.maxRows ?? 5 * INSERT_CHUNK
+  }
 
   submit(send: PreparedSend): Promise<SendingReport> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...send, resolve, reject })
+      const key = send.target.serviceName
+      let queue = this.waiting.get(key)
+      if (!queue) {
+        queue = new Fifo()
+        this.waiting.set(key, queue)
+      }
+      queue.push({ ...send, resolve, reject })
       this.pump()
     })
   }
 
   private pump(): void {
-    while (this.running < this.options.concurrency && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch)
+    while (this.running < this.options.concurrency && this.waiting.size > 0) {
+      const batch = this.nextBatch()
       this.running++
       this.stats.batches++
       this.stats.requests += batch.length
@@ -90,6 +140,25 @@ export class SendBatcher {
         this.pump()
       })
     }
+  }
+
+  /** One request of each waiting account in turn, within the batch's bounds (never empty). */
+  private nextBatch(): Pending[] {
+    const batch: Pending[] = []
+    let rows = 0
+    while (batch.length < this.options.maxBatch) {
+      const first = this.waiting.entries().next()
+      if (first.done) break
+      const [key, queue] = first.value
+      const next = queue.peek() as Pending
+      if (batch.length > 0 && rows + rowsOf(next) > this.maxRows) break
+      queue.take()
+      batch.push(next)
+      rows += rowsOf(next)
+      this.waiting.delete(key)
+      if (queue.length > 0) this.waiting.set(key, queue)
+    }
+    return batch
   }
 
   private async flush(batch: Pending[]): Promise<void> {
@@ -112,7 +181,30 @@ export class SendBatcher {
     if (accepted) this.onAccepted()
   }
 
+  /**
+   * The batch in one transaction; when that fails (and the database still answers), each request in
+   * its own, so that a failure is the answer of the request that causes it and of no other.
+   */
   private async write(batch: Pending[]): Promise<Outcome[]> {
+    try {
+      return await this.transaction(batch)
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error
+      if (batch.length === 1) return [{ error: ownFailure(error) }]
+    }
+    const outcomes: Outcome[] = []
+    for (const pending of batch) {
+      try {
+        outcomes.push(...(await this.transaction([pending])))
+      } catch (error) {
+        // Those written before keep their answers, even when the database goes away now.
+        outcomes.push({ error: ownFailure(error) })
+      }
+    }
+    return outcomes
+  }
+
+  private async transaction(batch: Pending[]): Promise<Outcome[]> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db.transaction().execute((trx) => writeBatch(trx, this.config, batch))
@@ -122,6 +214,26 @@ export class SendBatcher {
       }
     }
   }
+}
+
+/**
+ * The answer to a request whose own transaction failed. SQLSTATE class 22 (data exception) is a value
+ * of the request the database cannot store: the client's to fix. Class 23 (integrity constraint) met
+ * by a request alone comes from a concurrent change of what it refers to: sending again resolves it.
+ * Anything else (an unavailable database, a bug) goes up as it is.
+ */
+function ownFailure(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code
+  if (typeof code !== 'string') return error
+  if (code.startsWith('22')) {
+    return badRequest(
+      `Invalid request: the database refuses one of its values (${(error as Error).message}); check the message, sender and tag`,
+    )
+  }
+  if (code.startsWith('23')) {
+    return conflict('The request met a concurrent change of its account, user or sender; send it again')
+  }
+  return error
 }
 
 /** A request kept after its checks, with what its rows cost. */
@@ -258,7 +370,12 @@ async function writeBatch(
     for (const [i, item] of items.entries()) {
       const outcome = spent[i] as SpendOutcome
       if (!outcome.ok) {
-        outcomes[item.index] = { error: badRequest(outcome.error.message) }
+        outcomes[item.index] = {
+          error:
+            outcome.error instanceof UnknownPayer
+              ? userNotFound(outcome.error.login)
+              : badRequest(outcome.error.message),
+        }
         continue
       }
       written.push({ item, source: outcome.source })

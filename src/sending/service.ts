@@ -11,7 +11,7 @@ import { userNotFound } from '../users/service.js'
 import { invalid, parseInternational } from '../validation.js'
 import { analyse } from './encoding.js'
 import type { SendBatcher } from './group-commit.js'
-import type { JobBody, SmsSendingReport } from './schema.js'
+import { type JobBody, MAX_RECEIVERS, type SmsSendingReport } from './schema.js'
 
 export type SendInput = Static<typeof JobBody>
 export type SendingReport = Static<typeof SmsSendingReport>
@@ -69,6 +69,10 @@ export async function sendMessages(
     )
   }
   if (!body.receivers || body.receivers.length === 0) throw badRequest('Missing parameter: receivers')
+  // The JSON schema bounds REST bodies; http2sms's `to` arrives here unbounded.
+  if (body.receivers.length > MAX_RECEIVERS) {
+    throw invalid('receivers', `at most ${MAX_RECEIVERS} numbers in one request`)
+  }
   const noStopClause = body.noStopClause ?? false
   const analysis = analyse(body.message, { noStopClause })
   if (analysis.parts === 0) throw invalid('message', 'a non-empty text')

@@ -1,6 +1,14 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { NotEnoughCredits, purchase, refund, type SpendSource, spend } from '../../src/accounts/credits.js'
+import {
+  NotEnoughCredits,
+  purchase,
+  refund,
+  type SpendSource,
+  spend,
+  spendMany,
+  UnknownPayer,
+} from '../../src/accounts/credits.js'
 import { createAccount, requireAccount } from '../../src/accounts/service.js'
 import { toHundredths } from '../../src/credits.js'
 import { ALL_OWNERS } from '../../src/deps.js'
@@ -66,6 +74,31 @@ t.test(
       .transaction()
       .execute((trx) => refund(trx, { accountId: id, login: 'spender1', hundredths: 250, source: 'quota' }))
     t.equal((await call(app, 'GET', '/1.0/sms/sms-spend-1')).body.creditsLeft, 10, 'all credits are back')
+  },
+)
+
+t.test(
+  'a spend for a user deleted meanwhile is refused as such, not thrown as a database error',
+  async (t) => {
+    await createAccount(db, { ownerId, serviceName: 'sms-gone-1', credits: 10 })
+    const id = await accountId('sms-gone-1')
+    const refused = await spendOne(id, 'nobody01', 100).catch((error: unknown) => error)
+    t.ok(refused instanceof UnknownPayer, 'spend throws UnknownPayer')
+    const outcomes = await db.transaction().execute((trx) =>
+      spendMany(trx, {
+        accountId: id,
+        login: 'nobody01',
+        items: [
+          { hundredths: 100, reference: 'a' },
+          { hundredths: 200, reference: 'b' },
+        ],
+      }),
+    )
+    t.same(
+      outcomes.map((o) => !o.ok && o.error instanceof UnknownPayer && o.error.login),
+      ['nobody01', 'nobody01'],
+    )
+    t.equal((await call(app, 'GET', '/1.0/sms/sms-gone-1')).body.creditsLeft, 10, 'nothing was taken')
   },
 )
 

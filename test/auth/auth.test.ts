@@ -223,7 +223,10 @@ t.test('requesting, validating, reading and revoking a consumer key', async (t) 
   t.equal(request.statusCode, 200)
   const pending = JSON.parse(request.body)
   t.equal(pending.state, 'pendingValidation')
-  t.match(pending.validationUrl, /^http:\/\/localhost(:80)?\/auth\/validation\?credentialId=\d+$/)
+  t.match(
+    pending.validationUrl,
+    /^http:\/\/localhost(:80)?\/auth\/validation\?credentialToken=[A-Za-z0-9]{32}$/,
+  )
   const page = await app.inject({
     method: 'GET',
     url: new URL(pending.validationUrl).pathname + new URL(pending.validationUrl).search,

@@ -24,7 +24,15 @@ t.test('isPublicAddress', async (t) => {
     '172.32.0.1',
     '2606:4700:4700::1111',
     '::ffff:8.8.8.8',
+    '::ffff:0:8.8.8.8',
     '64:ff9b::808:808',
+    // Local-use NAT64: 8.8.8.8 at every RFC 6052 position (/48, /56, /64, /96).
+    '64:ff9b:1:808:8:808:808:808',
+    '2002:808:808::1',
+    // Teredo: server 65.54.227.120, client 8.8.8.8 (inverted bits).
+    '2001:0:4136:e378:8000:63bf:f7f7:f7f7',
+    // ISATAP interface identifier with a public IPv4 address.
+    '2001:4860::200:5efe:808:808',
   ]
   const nonPublic = [
     '10.0.0.1',
@@ -56,6 +64,29 @@ t.test('isPublicAddress', async (t) => {
     '2001:db8::1',
     '64:ff9b::a00:1',
     '2002:a00:1::1',
+    // IPv4-compatible (::/96, deprecated): never public, whatever it embeds, in every spelling.
+    '::127.0.0.1',
+    '::7f00:1',
+    '::a00:1',
+    '::10.0.0.1',
+    '::2',
+    '::808:808',
+    '::8.8.8.8',
+    '::169.254.169.254%eth0',
+    // IPv4-translated (RFC 6145).
+    '::ffff:0:7f00:1',
+    '::ffff:0:10.0.0.1',
+    // Local-use NAT64: a private address at one of the RFC 6052 positions is enough.
+    '64:ff9b:1::a00:1',
+    '64:ff9b:1:a00:1:808:808:808',
+    '64:ff9b:1:808:8:a00:1:808',
+    // Teredo with a private client or server.
+    '2001:0:4136:e378::f5ff:fffe',
+    '2001:0:a00:1:8000:63bf:f7f7:f7f7',
+    // ISATAP interface identifiers embedding loopback/private addresses.
+    '2001:4860::5efe:a00:1',
+    '2001:4860::200:5efe:7f00:1',
+    '2002:808:808::5efe:a9fe:a9fe',
     'localhost',
     'not an address',
     '',
@@ -65,6 +96,11 @@ t.test('isPublicAddress', async (t) => {
   t.same(classifyAddress('169.254.169.254'), { public: false, range: 'linkLocal' })
   t.same(classifyAddress('::ffff:127.0.0.1'), { public: false, range: 'ipv4Mapped loopback' })
   t.same(classifyAddress('100.64.0.1'), { public: false, range: 'carrierGradeNat' })
+  t.same(classifyAddress('::127.0.0.1'), { public: false, range: 'ipv4Compatible loopback' })
+  t.same(classifyAddress('::808:808'), { public: false, range: 'ipv4Compatible unicast' })
+  t.same(classifyAddress('2001:0:4136:e378::f5ff:fffe'), { public: false, range: 'teredo private' })
+  t.same(classifyAddress('2001:4860::5efe:a00:1'), { public: false, range: 'isatap private' })
+  t.same(classifyAddress('64:ff9b::808:808'), { public: true, range: 'rfc6052 unicast' })
 })
 
 type LookupResult = { error: (Error & { code?: string }) | null; address: unknown; family?: number }
@@ -99,6 +135,12 @@ t.test('guardedLookup refuses non-public addresses', async (t) => {
   }
   t.equal((await lookupWith(false, 'localhost', 4)).error?.code, 'ERR_SSRF_BLOCKED', 'family as a number')
   t.equal((await lookupWith(false, 'localhost', undefined)).error?.code, 'ERR_SSRF_BLOCKED', 'no options')
+  // What WHATWG URL makes of http://[::127.0.0.1]/ and what a resolver may answer.
+  for (const literal of ['::7f00:1', '::a00:1', '::2']) {
+    const compatible = await lookupWith(false, literal, { all: true })
+    t.equal(compatible.error?.code, 'ERR_SSRF_BLOCKED', `${literal} (IPv4-compatible) is refused`)
+  }
+  t.equal(new URL('http://[::127.0.0.1]/').hostname, '[::7f00:1]', 'URLs carry the hex spelling')
 })
 
 t.test('guardedLookup answers like dns.lookup otherwise', async (t) => {

@@ -167,6 +167,20 @@ t.test('form POST', async (t) => {
   t.equal(JSON.parse(response.body).status, 100)
 })
 
+t.test('more than 1,000 receivers are refused, like in a REST job', async (t) => {
+  const to = Array.from({ length: 1001 }, (_, n) => `+3361${String(n).padStart(7, '0')}`).join(',')
+  const response = await app.inject({
+    method: 'POST',
+    url: '/cgi-bin/sms/http2sms.cgi',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ ...good, to }).toString(),
+  })
+  t.match(JSON.parse(response.body), {
+    status: 202,
+    message: /^Invalid receivers: expected at most 1000 numbers in one request/,
+  })
+})
+
 t.test('repeated failures from one address are refused for a while', async (t) => {
   for (let i = 0; i < 10; i++) await get({ ...good, password: 'badpass1' }, '127.0.0.3')
   const blocked = JSON.parse((await get(good, '127.0.0.3')).body)

@@ -9,7 +9,7 @@ import { loadavg } from 'node:os'
 import Fastify from 'fastify'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
-import { ALL_OWNERS } from '../src/deps.js'
+import { ALL_OWNERS } from '../src/auth/scope.js'
 import { createUser } from '../src/users/service.js'
 import { type LoadResult, runLoad } from './lib/load.js'
 import { startDatabase } from './lib/pg.js'
@@ -44,7 +44,7 @@ try {
 }
 
 async function main() {
-  const { app, deps } = await benchApp(database, { worker: false })
+  const { app, deps } = await benchApp(database, { workers: false })
   const { db } = deps.database
   const owner = await createOwner(db, 'bench')
   await createAccount(db, { ownerId: owner.id, serviceName: SERVICE, credits: 1000 })

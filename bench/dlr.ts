@@ -16,10 +16,11 @@ import pino from 'pino'
 import { Agent, request } from 'undici'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
+import { ALL_OWNERS } from '../src/auth/scope.js'
+import { systemClock } from '../src/clock.js'
+import { DEFAULT_CALLBACK_SCHEDULE_MS } from '../src/config.js'
 import type { Db } from '../src/db/index.js'
 import { migrateToLatest } from '../src/db/migrate.js'
-import { ALL_OWNERS, systemClock } from '../src/deps.js'
-import { DEFAULT_CALLBACK_SCHEDULE_MS } from '../src/dlr/backoff.js'
 import { CallbackDispatcher } from '../src/dlr/dispatcher.js'
 import { createCallbackAgent } from '../src/dlr/ssrf.js'
 import { createUser } from '../src/users/service.js'
@@ -101,7 +102,11 @@ async function main() {
     requestTimeoutMs: 10_000,
   })
   const dispatcher = (batch?: number) =>
-    new CallbackDispatcher(db, callbackAgent, systemClock, silent, {
+    new CallbackDispatcher({
+      db,
+      agent: callbackAgent,
+      clock: systemClock,
+      log: silent,
       concurrency: CONCURRENCY,
       scheduleMs: [...DEFAULT_CALLBACK_SCHEDULE_MS],
       timeoutMs: 10_000,
@@ -179,7 +184,7 @@ async function main() {
 
   // ---------------------------------------------------------------- 2. latency under steady status changes
   const total = Math.round(RATE * LATENCY_S)
-  const { app, deps } = await benchApp(database, { worker: true })
+  const { app, deps } = await benchApp(database, { workers: true })
   await createUser(deps.database.db, deps.secretBox, ALL_OWNERS, SERVICE, {
     login: LOGIN,
     password: 'abcd1234',

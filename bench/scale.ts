@@ -19,9 +19,9 @@ import { sql } from 'kysely'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { loadConfig } from '../src/config.js'
-import { createSecretBox } from '../src/crypto.js'
+import { createSecretBox } from '../src/crypto/secret-box.js'
 import { createDb } from '../src/db/index.js'
-import { startApp } from '../src/runtime.js'
+import { startApp } from '../src/start-app.js'
 import { freePort, startCluster } from './lib/pg.js'
 import {
   ADMIN_TOKEN,

@@ -14,9 +14,10 @@ import Fastify from 'fastify'
 import { sql } from 'kysely'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
+import { ALL_OWNERS } from '../src/auth/scope.js'
+import { systemClock } from '../src/clock.js'
 import type { Db } from '../src/db/index.js'
-import { ALL_OWNERS, systemClock } from '../src/deps.js'
-import { createSender, setSenderValidation } from '../src/sending/senders-service.js'
+import { createSender, setSenderValidation } from '../src/senders/service.js'
 import { createUser, updateUserSettings } from '../src/users/service.js'
 import { type Kannel, startKannel } from './lib/kannel.js'
 import { type LoadResult, type LoadSpec, runLoad } from './lib/load.js'
@@ -66,7 +67,7 @@ try {
 
 async function main() {
   const { app, deps } = await benchApp(database, {
-    worker: WORKER,
+    workers: WORKER,
     config: { simulatorDelayMs: 0 },
   })
   const { db } = deps.database

@@ -14,7 +14,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('carrier', 'text')
     // Hand-overs tried so far; also the token of the current lease (see the sending worker).
     .addColumn('submit_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    // Set while a worker hands the SMS over (its lease); a cancellation waits for it to end.
+    .addColumn('claimed_until', 'timestamptz')
     .execute()
+  // A reply is attributed to whoever last wrote to its sender, in any account.
+  await sql`create index outgoing_receiver_any_idx on outgoing (receiver, id)`.execute(db)
 
   // The ids a carrier gave an SMS (one per part), to match its reports.
   await db.schema
@@ -57,7 +61,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('ptt', 'integer', (c) => c.notNull())
     .addColumn('dlr', 'integer', (c) => c.notNull())
     .execute()
-  await db.schema.createIndex('simulator_reports_due_idx').on('simulator_reports').columns(['due_at', 'id']).execute()
+  await db.schema
+    .createIndex('simulator_reports_due_idx')
+    .on('simulator_reports')
+    .columns(['due_at', 'id'])
+    .execute()
 
   // What the simulator had still to report goes on, under ids of its own.
   await sql`
@@ -80,7 +88,11 @@ export async function down(db: Kysely<any>): Promise<void> {
     .addColumn('dlr', 'integer', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('carrier_steps_due_idx').on('carrier_steps').column('due_at').execute()
-  await db.schema.createIndex('carrier_steps_outgoing_idx').on('carrier_steps').column('outgoing_id').execute()
+  await db.schema
+    .createIndex('carrier_steps_outgoing_idx')
+    .on('carrier_steps')
+    .column('outgoing_id')
+    .execute()
   await sql`
     insert into carrier_steps (outgoing_id, due_at, ptt, dlr)
     select m.outgoing_id, r.due_at, r.ptt, r.dlr
@@ -90,5 +102,11 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('simulator_reports').execute()
   await db.schema.dropTable('carrier_reports_unmatched').execute()
   await db.schema.dropTable('carrier_messages').execute()
-  await db.schema.alterTable('outgoing').dropColumn('submit_attempts').dropColumn('carrier').execute()
+  await sql`drop index outgoing_receiver_any_idx`.execute(db)
+  await db.schema
+    .alterTable('outgoing')
+    .dropColumn('claimed_until')
+    .dropColumn('submit_attempts')
+    .dropColumn('carrier')
+    .execute()
 }

@@ -1,8 +1,32 @@
 import { existsSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import Value from 'typebox/value'
-import { DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from './alerts/dispatcher.js'
-import { DEFAULT_CALLBACK_SCHEDULE_MS, parseDurations } from './dlr/backoff.js'
+import { parseDurations } from './durations.js'
+
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+
+/** Callback attempts, Standard Webhooks-like: roughly three days of tries before a dead letter. */
+export const DEFAULT_CALLBACK_SCHEDULE_MS: readonly number[] = Object.freeze([
+  5_000,
+  5 * MINUTE,
+  30 * MINUTE,
+  2 * HOUR,
+  5 * HOUR,
+  10 * HOUR,
+  14 * HOUR,
+  20 * HOUR,
+  24 * HOUR,
+])
+
+/** Waits after the 1st, 2nd… failed try of a limit alert; once used up, the channel is 'failed'. */
+export const DEFAULT_ALERT_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
+  MINUTE,
+  5 * MINUTE,
+  30 * MINUTE,
+  2 * HOUR,
+  6 * HOUR,
+])
 
 /**
  * Environment variables understood by sms-mirror. Every value arrives as a string; the schema
@@ -243,10 +267,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       throw new ConfigError('CALLBACK_RETRY_SCHEDULE', (error as Error).message)
     }
   }
-  let retryScheduleMs = [...DEFAULT_RETRY_SCHEDULE_MS]
+  let retryScheduleMs = [...DEFAULT_ALERT_RETRY_SCHEDULE_MS]
   if (parsed.ALERT_RETRY_SCHEDULE) {
     try {
-      retryScheduleMs = parseRetrySchedule(parsed.ALERT_RETRY_SCHEDULE)
+      retryScheduleMs = parseDurations(parsed.ALERT_RETRY_SCHEDULE)
     } catch (error) {
       throw new ConfigError('ALERT_RETRY_SCHEDULE', (error as Error).message)
     }

@@ -64,6 +64,9 @@ export const badRequest = (message: string) => new ApiError(400, message)
 export const notFound = (message: string) => new ApiError(404, message)
 export const conflict = (message: string) => new ApiError(409, message)
 
+/** A rule JSON Schema cannot express, broken: a 400 naming the field and the rule, as schema errors do. */
+export const invalid = (field: string, rule: string) => badRequest(`Invalid ${field}: expected ${rule}`)
+
 export const SERVICE_NOT_FOUND = 'This service does not exist'
 
 function statusClass(status: number): string {

@@ -1,19 +1,20 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, loadEnvFile } from './config.js'
-import { startApp } from './runtime.js'
+import { startApp } from './start-app.js'
 
 // Process entry only: config → database → migrations → app → listen, and a graceful close.
 loadEnvFile()
 let config: ReturnType<typeof loadConfig>
+let app: Awaited<ReturnType<typeof startApp>>
 try {
   config = loadConfig(process.env)
+  app = await startApp(config)
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error
   process.stderr.write(`sms-mirror: bad configuration: ${error.message}\n`)
   process.exit(1)
 }
 
-const app = await startApp(config)
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an error')
   else app.log.info({ signal }, 'closing')

@@ -14,8 +14,9 @@ import t, { type Test } from 'tap'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { buildApp } from '../src/app.js'
-import { createSecretBox } from '../src/crypto.js'
-import { type AppDeps, systemClock } from '../src/deps.js'
+import { systemClock } from '../src/clock.js'
+import type { AppDeps } from '../src/context.js'
+import { createSecretBox } from '../src/crypto/secret-box.js'
 import {
   ADMIN_TOKEN,
   admin,

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
-import { createSecretBox, resolveSecret } from '../src/crypto.js'
-import { redactUrl } from '../src/logging.js'
+import { createSecretBox, resolveSecret } from '../src/crypto/secret-box.js'
+import { redactUrl } from '../src/http/logging.js'
 
 const SECRET = 'a-secret-of-at-least-thirty-two-characters'
 

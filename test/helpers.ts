@@ -5,12 +5,13 @@ import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { buildApp } from '../src/app.js'
 import { ovhSignature } from '../src/auth/signature.js'
+import type { Clock } from '../src/clock.js'
 import { type Config, loadConfig } from '../src/config.js'
-import { createSecretBox } from '../src/crypto.js'
+import type { AppDeps } from '../src/context.js'
+import { createSecretBox } from '../src/crypto/secret-box.js'
 import { createDb, type DbHandle } from '../src/db/index.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { ensureTemplate } from '../src/db/template.js'
-import type { AppDeps, Clock } from '../src/deps.js'
 
 /** What tap's `t` offers that the helpers use (kept minimal so any test object fits). */
 type Teardown = { teardown(fn: () => unknown): void }
@@ -91,7 +92,7 @@ export async function buildTestApp(
     secretBox: createSecretBox(TEST_SECRET),
     clock,
   }
-  const app = await buildApp(deps, { logger: false, worker: false })
+  const app = await buildApp(deps, { logger: false, workers: false })
   t.teardown(() => app.close())
   const keys = await createKeys(app, owner.id, [
     { method: 'GET', path: '/*' },

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../src/json-depth.js'
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../src/http/json-depth.js'
 import { admin, buildTestApp, call, SERVICE } from './helpers.js'
 
 const { app, deps } = await buildTestApp(t)

@@ -9,9 +9,9 @@ import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { createSecretBox } from '../src/crypto.js'
-import type { AppDeps } from '../src/deps.js'
-import { loggerOptions, logSafeUrl, maskPersonalText, redactUrl } from '../src/logging.js'
+import type { AppDeps } from '../src/context.js'
+import { createSecretBox } from '../src/crypto/secret-box.js'
+import { loggerOptions, logSafeUrl, maskPersonalText, redactUrl } from '../src/http/logging.js'
 import {
   ADMIN_TOKEN,
   admin,
@@ -92,7 +92,7 @@ const deps: AppDeps = {
 // Level trace: personal data stays out of every level unless LOG_PERSONAL_DATA=true.
 const app = await buildApp(deps, {
   logger: { ...loggerOptions('trace'), stream: logs.stream },
-  worker: false,
+  workers: false,
 })
 t.teardown(() => app.close())
 await app.listen({ port: 0, host: '127.0.0.1' })
@@ -233,7 +233,7 @@ t.test('LOG_PERSONAL_DATA=true shows them (the capture above can see them)', asy
   const open = capture()
   const debugging = await buildApp(deps, {
     logger: { ...loggerOptions('info', { personalData: true }), stream: open.stream },
-    worker: false,
+    workers: false,
   })
   t.teardown(() => debugging.close())
   const query = new URLSearchParams({

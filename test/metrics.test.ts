@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { installErrorHandlers } from '../src/errors.js'
-import { Metrics, metricsPlugin, type QueueStats } from '../src/metrics.js'
+import { Metrics, type QueueStats } from '../src/metrics/metrics.js'
+import { metricsPlugin } from '../src/metrics/plugin.js'
 
 type Tap = { teardown(fn: () => unknown): void }
 

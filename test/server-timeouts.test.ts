@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { type AddressInfo, connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { startApp } from '../src/runtime.js'
+import { startApp } from '../src/start-app.js'
 
 // The bounds, shortened: the app is built the way the server entry builds it (startApp).
 const config = loadConfig({

@@ -9,11 +9,11 @@ import t from 'tap'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { CredentialStore } from '../src/auth/credentials.js'
+import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
-import { createSecretBox, resolveSecret } from '../src/crypto.js'
+import { createSecretBox, resolveSecret } from '../src/crypto/secret-box.js'
 import { createDb } from '../src/db/index.js'
 import { migrateToLatest } from '../src/db/migrate.js'
-import { systemClock } from '../src/deps.js'
 import { type Keys, signedHeaders } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -116,7 +116,7 @@ t.test('a user survives SIGKILL and restart on the same DATA_DIR; secrets stay s
   const owner = await createOwner(seed.db, 'acme')
   await createAccount(seed.db, { ownerId: owner.id, serviceName: SERVICE, credits: 200 })
   const secret = resolveSecret(loadConfig({ DATA_DIR: dataDir }))
-  const store = new CredentialStore(seed.db, createSecretBox(secret), systemClock)
+  const store = new CredentialStore({ db: seed.db, box: createSecretBox(secret), clock: systemClock })
   const application = await store.createApplication(owner.id, 'server test')
   const credential = await store.createCredential({
     applicationKey: application.applicationKey,

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
+import { systemClock } from '../../src/clock.js'
 import { type Config, loadConfig } from '../../src/config.js'
-import { createSecretBox } from '../../src/crypto.js'
+import type { AppDeps } from '../../src/context.js'
+import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { createDb, type DbHandle } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
-import { type AppDeps, systemClock } from '../../src/deps.js'
 import type { BenchDatabase } from './pg.js'
 import type { Keys } from './sign.js'
 
@@ -35,7 +36,7 @@ export async function openDb(
 /** The real app (real clock) on the bench database; migrations applied. */
 export async function benchApp(
   database: BenchDatabase,
-  options: { worker: boolean; config?: Partial<Config> },
+  options: { workers: boolean; config?: Partial<Config> },
 ): Promise<{ app: FastifyInstance; deps: AppDeps }> {
   const { handle, config } = await openDb(database)
   await migrateToLatest(handle)
@@ -45,7 +46,7 @@ export async function benchApp(
     secretBox: createSecretBox(BENCH_SECRET),
     clock: systemClock,
   }
-  const app = await buildApp(deps, { logger: false, worker: options.worker })
+  const app = await buildApp(deps, { logger: false, workers: options.workers })
   app.addHook('onClose', async () => handle.close())
   return { app, deps }
 }

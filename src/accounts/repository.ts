@@ -1,7 +1,7 @@
 import { sql, type Transaction } from 'kysely'
+import type { Scope } from '../auth/scope.js'
 import type { Database, Db } from '../db/index.js'
 import type { AccountRow, AccountUpdate, NewAccount } from '../db/schema.js'
-import type { Scope } from '../deps.js'
 
 type Executor = Db | Transaction<Database>
 

@@ -1,15 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { hasAtMostTwoDecimals, toHundredths } from '../credits.js'
-import type { AppDeps } from '../deps.js'
-import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
-import { invalid } from '../validation.js'
-import { transferCredits } from './credits.js'
+import { invalid } from '../errors.js'
+import { ref, ServiceNameParam, Void } from '../http/schema.js'
+import { hasAtMostTwoDecimals, toHundredths } from './amounts.js'
+import { transferCredits } from './ledger.js'
 import { AccountUpdate, AccountWithIAM } from './schema.js'
 import { getAccount, listAccounts, updateAccountSettings } from './service.js'
 
-export const accountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const { db } = deps.database
+export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app
   const tags = ['sms']
   const ServiceParams = Type.Object({ serviceName: ServiceNameParam })
 

@@ -1,5 +1,5 @@
 import { type TProperties, Type } from 'typebox'
-import { nullable, ref } from '../schema-helpers.js'
+import { nullable, ref } from '../http/schema.js'
 
 export const SERVICE_NAME_PATTERN = '^(sms|smpp)-[a-z0-9][a-z0-9-]{0,60}$'
 

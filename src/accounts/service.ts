@@ -1,11 +1,11 @@
 import type { Static } from 'typebox'
-import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from '../credits.js'
+import type { Scope } from '../auth/scope.js'
 import type { Db } from '../db/index.js'
 import type { AccountRow, AccountUpdate } from '../db/schema.js'
-import type { Scope } from '../deps.js'
-import { badRequest, conflict, notFound, SERVICE_NOT_FOUND } from '../errors.js'
-import { callbackUrl, invalid } from '../validation.js'
-import { purchase } from './credits.js'
+import { badRequest, conflict, invalid, notFound, SERVICE_NOT_FOUND } from '../errors.js'
+import { callbackUrl } from '../fields/url.js'
+import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from './amounts.js'
+import { purchase } from './ledger.js'
 import { findAccount, insertAccount, listServiceNames, quotaSummary, updateAccount } from './repository.js'
 import {
   type AccountUpdate as AccountUpdateBody,

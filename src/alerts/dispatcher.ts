@@ -1,21 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { fromHundredths } from '../accounts/amounts.js'
+import { ALL_OWNERS } from '../auth/scope.js'
 import { PollingWorker } from '../background/polling-worker.js'
-import { fromHundredths } from '../credits.js'
+import type { Clock } from '../clock.js'
 import type { Db } from '../db/index.js'
 import type { AlertChannelState, AlertsTable } from '../db/schema.js'
-import type { Clock } from '../deps.js'
-import { ALL_OWNERS } from '../deps.js'
-import { type SendingDeps, sendMessages } from '../sending/service.js'
+import { type Sending, sendMessages } from '../sending/service.js'
 import type { AlertMail, MailSender } from './mail.js'
-
-/** Waits after the 1st, 2nd… failed try; once used up, the channel is 'failed'. */
-export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [
-  60_000,
-  5 * 60_000,
-  30 * 60_000,
-  2 * 3_600_000,
-  6 * 3_600_000,
-]
 
 /** The SMS alert to send from the account's credits (never from the user's quota). */
 export type AlertSms = {
@@ -30,7 +21,8 @@ export type SendAlertSms = (sms: AlertSms) => Promise<void>
 
 export type AlertDispatcherOptions = {
   pollMs: number
-  retrySchedule?: readonly number[]
+  /** Waits between tries (ALERT_RETRY_SCHEDULE); after the last one the channel is 'failed'. */
+  retrySchedule: readonly number[]
   /** How long a claimed alert stays invisible to other replicas while it is being sent. */
   leaseMs?: number
   /** Alerts claimed per transaction (sent concurrently). */
@@ -66,7 +58,7 @@ type Channel = 'mail' | 'sms'
 const STATE_COLUMN = { mail: 'mail_state', sms: 'sms_state' } as const
 
 /**
- * Delivers the limit alerts written by `raiseAlertIfCrossed`, in every replica. A short transaction
+ * Delivers the limit alerts written by `raiseAlerts`, in every replica. A short transaction
  * claims due rows (FOR UPDATE SKIP LOCKED) and pushes their next_attempt_at forward by a lease, so no
  * other replica picks them up; the mail/SMS is sent outside any transaction; another short
  * transaction records the outcome. Failures are retried along the schedule, then marked 'failed'.
@@ -87,7 +79,7 @@ export class AlertDispatcher extends PollingWorker {
 
     this.mail = deps.mail
     this.sendSms = deps.sendSms
-    this.schedule = deps.options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS
+    this.schedule = deps.options.retrySchedule
     this.leaseMs = deps.options.leaseMs ?? 10 * 60_000
     this.batch = deps.options.batch ?? 10
   }
@@ -276,7 +268,7 @@ export function alertSmsText(alert: AlertFacts): string {
 }
 
 /** The production SMS path: an account-level send, spending the account's credits. */
-export function sendAlertSmsWith(sending: SendingDeps): SendAlertSms {
+export function sendAlertSmsWith(sending: Sending): SendAlertSms {
   return async (sms) => {
     await sendMessages(
       sending,
@@ -284,27 +276,6 @@ export function sendAlertSmsWith(sending: SendingDeps): SendAlertSms {
       { message: sms.message, receivers: [sms.number], noStopClause: true },
     )
   }
-}
-
-/**
- * Parses ALERT_RETRY_SCHEDULE: comma-separated waits such as `1m,5m,30m,2h,6h` (units ms, s, m, h;
- * a bare number is milliseconds). Throws an Error saying what is wrong.
- */
-export function parseRetrySchedule(raw: string): number[] {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, '': 1 }
-  const parts = raw
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)
-  if (parts.length > 20) throw new Error('at most 20 waits')
-  return parts.map((part) => {
-    const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|)$/.exec(part)
-    const ms = match ? Math.round(Number(match[1]) * (units[match[2] as string] as number)) : Number.NaN
-    if (!(ms >= 0 && ms <= 7 * 86_400_000)) {
-      throw new Error(`"${part}" is not a wait such as 30s, 5m or 2h (at most 7 days)`)
-    }
-    return ms
-  })
 }
 
 /** An error as one log-safe line: no URL credentials, bounded length. */

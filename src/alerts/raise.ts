@@ -1,47 +1,52 @@
 import type { Transaction } from 'kysely'
+import type { AlertSettings } from '../accounts/ledger.js'
 import type { Database } from '../db/index.js'
 
+/** A user's quota went from `before` to `after` (hundredths) in one batch of sends. */
+export type QuotaDrop = {
+  accountId: number
+  login: string
+  before: number
+  after: number
+  /** The user's alert settings, as the spend read them. */
+  alert: AlertSettings
+}
+
+/** Only a crossing alerts: no second alert until the quota has gone back above the threshold. */
+export function crossesThreshold(drop: QuotaDrop): boolean {
+  if (drop.alert.threshold < 0) return false
+  const threshold = drop.alert.threshold * 100
+  return drop.before > threshold && drop.after <= threshold
+}
+
 /**
- * Called in the transaction of a send that spent a user's quota from `before` to `after`
- * (hundredths): when that crosses the user's alert threshold downwards, an alert row is written
- * for the dispatcher. Only a crossing alerts, so there is no second alert until the quota has gone
- * back above the threshold (a quota raise or a refund) and a send crosses it again.
+ * The alerts of the quota drops that cross their user's alert threshold downwards, written in the
+ * sends' transaction (one INSERT) for the alert dispatcher to deliver after commit. Returns how many.
  */
-export async function raiseAlertIfCrossed(
+export async function raiseAlerts(
   trx: Transaction<Database>,
-  accountId: number,
-  login: string,
-  before: number,
-  after: number,
+  drops: readonly QuotaDrop[],
   now: Date,
-): Promise<boolean> {
-  const user = await trx
-    .selectFrom('sms_users')
-    .select(['alert_threshold', 'alert_support', 'alert_email', 'alert_number'])
-    .where('account_id', '=', accountId)
-    .where('login', '=', login)
-    .executeTakeFirst()
-  if (!user || user.alert_threshold < 0) return false
-  const threshold = user.alert_threshold * 100
-  if (!(before > threshold && after <= threshold)) return false
-  const support = user.alert_support as 'mail' | 'sms' | 'both'
-  const wantsMail = support !== 'sms'
-  const wantsSms = support !== 'mail'
+): Promise<number> {
+  const crossing = drops.filter(crossesThreshold)
+  if (crossing.length === 0) return 0
   await trx
     .insertInto('alerts')
-    .values({
-      account_id: accountId,
-      login,
-      support,
-      email: user.alert_email,
-      number: user.alert_number,
-      threshold: user.alert_threshold,
-      quota_left: after,
-      mail_state: wantsMail ? 'pending' : 'none',
-      sms_state: wantsSms ? 'pending' : 'none',
-      next_attempt_at: now,
-      created_at: now,
-    })
+    .values(
+      crossing.map((drop) => ({
+        account_id: drop.accountId,
+        login: drop.login,
+        support: drop.alert.support,
+        email: drop.alert.email,
+        number: drop.alert.number,
+        threshold: drop.alert.threshold,
+        quota_left: drop.after,
+        mail_state: drop.alert.support !== 'sms' ? 'pending' : 'none',
+        sms_state: drop.alert.support !== 'mail' ? 'pending' : 'none',
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    )
     .execute()
-  return true
+  return crossing.length
 }

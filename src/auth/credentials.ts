@@ -1,23 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
-import type { SecretBox } from '../crypto.js'
+import type { Clock } from '../clock.js'
+import { hashKey, randomKey } from '../crypto/keys.js'
+import type { SecretBox } from '../crypto/secret-box.js'
 import type { Db } from '../db/index.js'
 import type { AccessRule, CredentialRow } from '../db/schema.js'
-import type { Clock } from '../deps.js'
-import { ApiError, notFound } from '../errors.js'
-import { invalid, ipAddressList } from '../validation.js'
+import { ApiError, invalid, notFound } from '../errors.js'
+import { ipAddressList } from '../fields/ip.js'
 import { ACCESS_METHODS } from './rules.js'
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
-
-/** Random key of OVH's shape (letters and digits). */
-export function randomKey(length: number): string {
-  const bytes = randomBytes(length)
-  let key = ''
-  for (const byte of bytes) key += ALPHABET[byte % ALPHABET.length]
-  return key
-}
-
-export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex')
 
 /** What the signature check needs about one consumer key, cached in process. */
 export type ResolvedCredential = {
@@ -70,15 +58,29 @@ export class CredentialStore {
   private readonly applications = new Map<string, { expires: number; value: AppEntry | null }>()
   private readonly credentials = new Map<string, { expires: number; value: ResolvedCredential | null }>()
 
-  constructor(
-    private readonly db: Db,
-    private readonly box: SecretBox,
-    private readonly clock: Clock,
+  private readonly db: Db
+  private readonly box: SecretBox
+  private readonly clock: Clock
+  private readonly announce: (message: string) => void
+  private readonly ttlMs: number
+  private readonly maxEntries: number
+
+  constructor(options: {
+    db: Db
+    box: SecretBox
+    clock: Clock
     /** Tells the other replicas that a credential changed (see src/auth/invalidation.ts). */
-    private readonly announce: (message: string) => void = () => {},
-    private readonly ttlMs = 10_000,
-    private readonly maxEntries = 10_000,
-  ) {}
+    announce?: (message: string) => void
+    ttlMs?: number
+    maxEntries?: number
+  }) {
+    this.db = options.db
+    this.box = options.box
+    this.clock = options.clock
+    this.announce = options.announce ?? (() => {})
+    this.ttlMs = options.ttlMs ?? 10_000
+    this.maxEntries = options.maxEntries ?? 10_000
+  }
 
   async application(applicationKey: string): Promise<AppEntry | null> {
     const now = this.clock.now().getTime()

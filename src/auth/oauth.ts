@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
+import type { Clock } from '../clock.js'
+import { hashKey, randomKey } from '../crypto/keys.js'
 import type { Db } from '../db/index.js'
 import type { AccessRule } from '../db/schema.js'
-import type { Clock } from '../deps.js'
 import { ApiError, notFound } from '../errors.js'
-import { hashKey, randomKey, validateAccessRules } from './credentials.js'
+import { validateAccessRules } from './credentials.js'
 
 /** What a bearer token grants, cached in process. */
 export type ResolvedToken = {
@@ -34,14 +35,26 @@ export const invalidToken = () =>
 export class TokenStore {
   private readonly cache = new Map<string, { until: number; value: ResolvedToken | null }>()
 
-  constructor(
-    private readonly db: Db,
-    private readonly clock: Clock,
-    private readonly tokenTtlSeconds: number,
+  private readonly db: Db
+  private readonly clock: Clock
+  private readonly tokenTtlSeconds: number
+  private readonly announce: (message: string) => void
+  private readonly cacheTtlMs: number
+
+  constructor(options: {
+    db: Db
+    clock: Clock
+    tokenTtlSeconds: number
     /** Tells the other replicas that tokens were revoked (see src/auth/invalidation.ts). */
-    private readonly announce: (message: string) => void = () => {},
-    private readonly cacheTtlMs = 10_000,
-  ) {}
+    announce?: (message: string) => void
+    cacheTtlMs?: number
+  }) {
+    this.db = options.db
+    this.clock = options.clock
+    this.tokenTtlSeconds = options.tokenTtlSeconds
+    this.announce = options.announce ?? (() => {})
+    this.cacheTtlMs = options.cacheTtlMs ?? 10_000
+  }
 
   async createServiceAccount(ownerId: number, accessRules: unknown, name = '') {
     const rules = validateAccessRules(accessRules)

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { AppDeps } from '../deps.js'
-import { nullable, Void } from '../schema-helpers.js'
-import { authError, type CredentialStore } from './credentials.js'
+import { nullable, Void } from '../http/schema.js'
+import { authError } from './credentials.js'
 
 export const AccessRuleSchema = Type.Object(
   {
@@ -28,10 +27,8 @@ export const authModels = [AccessRuleSchema]
 
 const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)
 
-export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: CredentialStore }> = async (
-  app,
-  { deps, store },
-) => {
+export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const store = app.credentials
   const tags = ['auth']
 
   app.get(
@@ -45,7 +42,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
         response: { 200: Type.Integer() },
       },
     },
-    async () => Math.floor(deps.clock.now().getTime() / 1000),
+    async () => Math.floor(app.clock.now().getTime() / 1000),
   )
 
   app.post(
@@ -90,7 +87,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; store: Crede
         allowedIPs: request.body.allowedIPs ?? null,
         redirection: request.body.redirection ?? null,
       })
-      const base = deps.config.publicUrl ?? `${request.protocol}://${request.host}`
+      const base = app.config.publicUrl ?? `${request.protocol}://${request.host}`
       return {
         consumerKey,
         state: 'pendingValidation',

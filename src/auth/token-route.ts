@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { OAuthError, type TokenStore } from './oauth.js'
+import { OAuthError } from './oauth.js'
 
 /** RFC 6749 §2.3.1: client credentials by HTTP Basic (URL-encoded parts) or in the form body. */
 function clientCredentials(authorization: string | undefined, body: Record<string, string | undefined>) {
@@ -26,7 +26,8 @@ function clientCredentials(authorization: string | undefined, body: Record<strin
   )
 }
 
-export const tokenRoute: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, { tokens }) => {
+export const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
+  const { tokens } = app
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof OAuthError) {
       if (error.statusCode === 401) reply.header('www-authenticate', 'Basic realm="sms-mirror"')

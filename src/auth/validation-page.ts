@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Db } from '../db/index.js'
+import { hashKey } from '../crypto/keys.js'
 import { badRequest, notFound } from '../errors.js'
-import { hashKey } from './credentials.js'
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
@@ -12,7 +11,8 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
  * reached without authentication, so it is found by the credential's random token (as OVH's
  * `credentialToken`), never by its sequential id.
  */
-export const validationPage: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+export const validationPage: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app
   app.get(
     '/auth/validation',
     {

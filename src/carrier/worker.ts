@@ -33,8 +33,7 @@ export const retryDelayMs = (attempts: number) => Math.min(300_000, 1000 * 2 ** 
 
 /**
  * Moves messages through their life, in every replica. A pass claims due messages (SKIP LOCKED, and a
- * lease: their send time moves past the lease, so a replica that dies mid-hand-over leaves them to
- * the others), hands them to their carrier outside any transaction, and records each carrier's answer
+ * lease: claimed_until, so a replica that dies mid-hand-over leaves them to the others after it), hands them to their carrier outside any transaction, and records each carrier's answer
  * in one short transaction — only for the messages whose lease it still holds (the attempt number is
  * the lease's token). Then carriers that play their peer in this process report what is due, and
  * messages not delivered within their validity period end as expired (ptt 8).
@@ -67,7 +66,10 @@ export class SendingWorker extends PollingWorker {
   private async claim(now: Date): Promise<Claimed[]> {
     const rows = await this.db
       .updateTable('outgoing')
-      .set({ send_at: new Date(now.getTime() + this.leaseMs), submit_attempts: sql`submit_attempts + 1` })
+      .set({
+        claimed_until: new Date(now.getTime() + this.leaseMs),
+        submit_attempts: sql`submit_attempts + 1`,
+      })
       .where(
         'id',
         'in',
@@ -76,6 +78,7 @@ export class SendingWorker extends PollingWorker {
           .select('id')
           .where('state', '=', 'pending')
           .where('send_at', '<=', now)
+          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
           .orderBy('send_at')
           .limit(BATCH)
           .forUpdate()
@@ -175,7 +178,8 @@ export class SendingWorker extends PollingWorker {
       for (const [carrier, messages] of accepted) {
         const values = messages.map((m) => sql`(${m.id}::int8, ${carrier}::text)`)
         await sql`
-          update outgoing as o set state = 'submitted', sent_at = ${now}::timestamptz, carrier = v.carrier
+          update outgoing as o
+             set state = 'submitted', sent_at = ${now}::timestamptz, carrier = v.carrier, claimed_until = null
             from (values ${sql.join(values)}) as v(id, carrier)
            where o.id = v.id`.execute(trx)
         const parts = messages.flatMap((m) =>
@@ -199,7 +203,7 @@ export class SendingWorker extends PollingWorker {
       if (later.length > 0) {
         const values = later.map((l) => sql`(${l.id}::int8, ${l.at}::timestamptz)`)
         await sql`
-          update outgoing as o set send_at = v.at
+          update outgoing as o set send_at = v.at, claimed_until = null
             from (values ${sql.join(values)}) as v(id, at)
            where o.id = v.id`.execute(trx)
       }

@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import { buildApp } from '../app.js'
+import { systemClock } from '../clock.js'
 import { ConfigError, loadConfig, loadEnvFile } from '../config.js'
-import { createSecretBox } from '../crypto.js'
+import { createSecretBox } from '../crypto/secret-box.js'
 import { createDb } from '../db/index.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { ensureTemplate } from '../db/template.js'
-import { systemClock } from '../deps.js'
 
 const USAGE = `usage: sms-mirror <command>
   serve                 start the HTTP service (same as npm start)

@@ -40,6 +40,7 @@ export class GroupCommit<R, T> {
   /** Waiting requests by key; the Map's order is the turn (a served key goes to the back). */
   private readonly waiting = new Map<string, Fifo<Pending<R, T>>>()
   private running = 0
+  private readonly listeners: (() => void)[] = []
   /** Batches written, requests in them, the largest one (for tests and the benches). */
   readonly stats = { batches: 0, requests: 0, largest: 0 }
 
@@ -48,6 +49,11 @@ export class GroupCommit<R, T> {
     private readonly write: WriteBatch<R, T>,
     private readonly options: GroupCommitOptions<R>,
   ) {}
+
+  /** Called after each batch that wrote at least one request (work for whoever reads what it wrote). */
+  afterWrite(listener: () => void): void {
+    this.listeners.push(listener)
+  }
 
   submit(request: R): Promise<T> {
     return new Promise((resolve, reject) => {
@@ -109,6 +115,7 @@ export class GroupCommit<R, T> {
       if (outcome.ok) pending.resolve(outcome.value)
       else pending.reject(outcome.error)
     }
+    if (outcomes.some((o) => o.ok)) for (const listener of this.listeners) listener()
   }
 
   /** The batch in one transaction; when that fails (and the database still answers), each request alone. */

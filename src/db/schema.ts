@@ -124,7 +124,7 @@ export interface OutgoingTable {
   sender_for_response: Generated<boolean>
   /** Minutes the send was deferred by. */
   differed_delivery: Generated<number>
-  /** When the sending worker may hand it over next: the send time, moved on by leases and retries. */
+  /** When the sending worker may hand it over next: the send time, moved on by retries. */
   send_at: Date
   expires_at: Date | null
   state: Generated<OutgoingState>
@@ -132,6 +132,8 @@ export interface OutgoingTable {
   carrier: string | null
   /** Hand-overs tried; the current one's number is the token of its lease. */
   submit_attempts: Generated<number>
+  /** Set while a worker hands it over (the lease's end); null otherwise. */
+  claimed_until: Date | null
   ptt: Generated<number>
   delivery_receipt: Generated<number>
   tariff_code: Generated<string>

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { requireAccount } from '../accounts/service.js'
-import { ALL_OWNERS, type AppDeps } from '../deps.js'
-import { notFound } from '../errors.js'
-import { nullable } from '../schema-helpers.js'
+import { ALL_OWNERS } from '../auth/scope.js'
+import { invalid, notFound } from '../errors.js'
+import { nullable } from '../http/schema.js'
 import { userNotFound } from '../users/service.js'
-import { invalid } from '../validation.js'
 import { generateSecret, isValidSecret } from './signature.js'
 
 const Delivery = Type.Object({
@@ -24,11 +23,8 @@ const Delivery = Type.Object({
 })
 
 /** Dead letters and replays of callback deliveries; registered inside adminRoutes (ADMIN_TOKEN). */
-export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onReplay: () => void }> = async (
-  app,
-  { deps, onReplay },
-) => {
-  const { db } = deps.database
+export const callbackAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app
   const tags = ['admin']
   const security = [{ adminToken: [] }]
 
@@ -94,12 +90,12 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onR
     async (request) => {
       const updated = await db
         .updateTable('callback_deliveries')
-        .set({ status: 'pending', attempts: 0, next_attempt_at: deps.clock.now(), last_error: null })
+        .set({ status: 'pending', attempts: 0, next_attempt_at: app.clock.now(), last_error: null })
         .where('id', '=', request.params.id)
         .returning(['id', 'status'])
         .executeTakeFirst()
       if (!updated) throw notFound(`The callback delivery ${request.params.id} does not exist`)
-      onReplay()
+      app.callbackDispatcher.nudge()
       return updated
     },
   )
@@ -143,7 +139,7 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onR
       const secret = chooseSecret(request.body)
       await db
         .updateTable('accounts')
-        .set({ callback_secret_enc: secret === null ? null : deps.secretBox.seal(secret) })
+        .set({ callback_secret_enc: secret === null ? null : app.secretBox.seal(secret) })
         .where('id', '=', account.id)
         .execute()
       return { secret }
@@ -170,7 +166,7 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; onR
       const secret = chooseSecret(request.body)
       const updated = await db
         .updateTable('sms_users')
-        .set({ callback_secret_enc: secret === null ? null : deps.secretBox.seal(secret) })
+        .set({ callback_secret_enc: secret === null ? null : app.secretBox.seal(secret) })
         .where('account_id', '=', account.id)
         .where('login', '=', request.params.login)
         .executeTakeFirst()

@@ -4,52 +4,10 @@
  */
 
 const SECOND = 1000
-const MINUTE = 60 * SECOND
-const HOUR = 60 * MINUTE
-const DAY = 24 * HOUR
+const DAY = 24 * 3600 * SECOND
 
-const UNIT_MS: Record<string, number> = { '': 1, ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY }
-const MAX_SCHEDULE_ENTRIES = 30
-const MAX_WAIT_MS = 7 * DAY
 const MAX_RETRY_AFTER_MS = DAY
 const JITTER = 0.1
-
-/** Standard Webhooks-like: roughly three days of attempts before a delivery is dead-lettered. */
-export const DEFAULT_CALLBACK_SCHEDULE_MS: readonly number[] = Object.freeze([
-  5 * SECOND,
-  5 * MINUTE,
-  30 * MINUTE,
-  2 * HOUR,
-  5 * HOUR,
-  10 * HOUR,
-  14 * HOUR,
-  20 * HOUR,
-  24 * HOUR,
-])
-
-/**
- * Parses a comma-separated list of waits such as `5s,5m,30m,2h` into milliseconds.
- * Units: ms, s, m, h, d; a bare number is milliseconds.
- */
-export function parseDurations(text: string): number[] {
-  const example = 'e.g. 5s,5m,30m,2h (units ms, s, m, h, d; a bare number is milliseconds)'
-  const entries = text.split(',').map((entry) => entry.trim())
-  if (entries.length === 1 && entries[0] === '') {
-    throw new Error(`expected 1 to ${MAX_SCHEDULE_ENTRIES} waits separated by commas, ${example}`)
-  }
-  if (entries.length > MAX_SCHEDULE_ENTRIES) {
-    throw new Error(`at most ${MAX_SCHEDULE_ENTRIES} waits, got ${entries.length}`)
-  }
-  return entries.map((entry, index) => {
-    if (entry === '') throw new Error(`wait #${index + 1} is empty; remove the extra comma (${example})`)
-    const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)$/i.exec(entry)
-    if (!match) throw new Error(`"${entry}" is not a wait such as 30s, 5m or 2h (${example})`)
-    const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2]!.toLowerCase()] as number))
-    if (ms <= 0) throw new Error(`"${entry}" must be longer than 0 ms`)
-    if (ms > MAX_WAIT_MS) throw new Error(`"${entry}" is longer than 7 days, the longest allowed wait`)
-    return ms
-  })
-}
 
 /**
  * Wait before the next attempt, or null when the schedule is exhausted (the delivery is dead-lettered).

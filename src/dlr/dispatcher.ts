@@ -2,13 +2,20 @@ import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'kysely'
 import { type Dispatcher, request } from 'undici'
 import { PollingWorker } from '../background/polling-worker.js'
+import type { Clock } from '../clock.js'
 import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
-import type { Clock } from '../deps.js'
 import { classifyResponse, nextAttemptDelay, retryAfterMs } from './backoff.js'
 import { signatureHeaders } from './signature.js'
 
 export type DispatcherOptions = {
+  db: Db
+  /** The undici dispatcher calls go through (the SSRF-guarded agent in production). */
+  agent: Dispatcher
+  clock: Clock
+  log: FastifyBaseLogger
+  /** Told of every attempt's outcome and duration (metrics). */
+  onOutcome?: (outcome: DeliveryOutcome, seconds: number) => void
   /** Requests in flight at most. */
   concurrency: number
   /** Waits between attempts; after the last one a delivery is failed (dead letter). */
@@ -48,15 +55,17 @@ export class CallbackDispatcher extends PollingWorker {
   private readonly deadlines = new Map<AbortController, number>()
   private sweeper: NodeJS.Timeout | null = null
 
-  constructor(
-    private readonly db: Db,
-    private readonly agent: Dispatcher,
-    private readonly clock: Clock,
-    log: FastifyBaseLogger,
-    private readonly options: DispatcherOptions,
-    private readonly onOutcome: (outcome: DeliveryOutcome, seconds: number) => void = () => {},
-  ) {
-    super(options.pollMs, log, 'callback dispatcher')
+  private readonly db: Db
+  private readonly agent: Dispatcher
+  private readonly clock: Clock
+  private readonly onOutcome: (outcome: DeliveryOutcome, seconds: number) => void
+
+  constructor(private readonly options: DispatcherOptions) {
+    super(options.pollMs, options.log, 'callback dispatcher')
+    this.db = options.db
+    this.agent = options.agent
+    this.clock = options.clock
+    this.onOutcome = options.onOutcome ?? (() => {})
   }
 
   /** Due deliveries and how long the oldest has waited (for /metrics). */

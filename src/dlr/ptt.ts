@@ -187,3 +187,5 @@ export const DLR_STATUS: ReadonlyMap<number, string> = new Map([
   [8, 'Buffered'],
   [16, 'Error / not billed'],
 ])
+
+export const pttModels = [PttDurationTypeEnum, PttDetails]

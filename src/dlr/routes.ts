@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { notFound } from '../errors.js'
-import { ref } from '../schema-helpers.js'
+import { ref } from '../http/schema.js'
 import { PTT_TABLE, PttDetails } from './ptt.js'
 
 export const pttRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ref } from '../schema-helpers.js'
+import { ref } from '../http/schema.js'
 import { analyse } from './encoding.js'
 import { MAX_MESSAGE_LENGTH } from './schema.js'
 

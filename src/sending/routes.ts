@@ -1,55 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { sendJsonList } from '../db/json-list.js'
-import type { AppDeps } from '../deps.js'
-import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
-import {
-  deleteIncoming,
-  getIncoming,
-  listIncomingIds,
-  listOutgoingIds,
-  toHlr,
-  toIncoming,
-  toJob,
-  toOutgoing,
-} from './history.js'
-import { Hlr, Incoming, Job, JobBody, Outgoing, SmsSendingReport } from './schema.js'
-import {
-  cancelJob,
-  deleteOutgoing,
-  getOutgoing,
-  type Sender,
-  type SendingDeps,
-  sendMessages,
-} from './service.js'
-
-const Id = Type.Integer({
-  minimum: 1,
-  maximum: Number.MAX_SAFE_INTEGER,
-  description: 'an id (positive integer)',
-})
-/** Filters on integer (int4) columns: a value out of their range could only fail the query. */
-const Long = (description: string) =>
-  Type.Optional(
-    Type.Integer({
-      minimum: -2147483648,
-      maximum: 2147483647,
-      description: `${description}, from -2147483648 to 2147483647`,
-    }),
-  )
-const Text = (description: string) => Type.Optional(Type.String({ maxLength: 100, description }))
-const DateTimeFilter = (description: string) =>
-  Type.Optional(Type.String({ format: 'date-time', description }))
+import { DateTimeFilter, IntFilter, ref, TextFilter, Void } from '../http/schema.js'
+import { toHlr, toJob, toOutgoing } from './history.js'
+import { Hlr, Job, JobBody, Outgoing, SmsSendingReport } from './schema.js'
+import { cancelJob, deleteOutgoing, getOutgoing, listOutgoing, sendMessages } from './service.js'
+import { levelRoutes } from './target.js'
 
 /** Filters of GET {S}/users/{login}/outgoing; the account-level list has more (mirroring OVH). */
 const userOutgoingFilters = {
-  deliveryReceipt: Long('DLR id'),
-  differedDelivery: Long('deferral in minutes'),
-  ptt: Long('ptt code'),
-  receiver: Text('receiver number'),
-  sender: Text('sender'),
-  tag: Text('tag'),
+  deliveryReceipt: IntFilter('DLR id'),
+  differedDelivery: IntFilter('deferral in minutes'),
+  ptt: IntFilter('ptt code'),
+  receiver: TextFilter('receiver number'),
+  sender: TextFilter('sender'),
+  tag: TextFilter('tag'),
 }
 const accountOutgoingFilters = {
   ...userOutgoingFilters,
@@ -58,41 +23,18 @@ const accountOutgoingFilters = {
   'creationDatetime.from': DateTimeFilter('ISO-8601 date-time'),
   'creationDatetime.to': DateTimeFilter('ISO-8601 date-time'),
 }
-const userIncomingFilters = { sender: Text('sender number'), tag: Text('tag') }
-const accountIncomingFilters = {
-  ...userIncomingFilters,
-  'creationDatetime.from': DateTimeFilter('ISO-8601 date-time'),
-  'creationDatetime.to': DateTimeFilter('ISO-8601 date-time'),
-}
 
 /**
- * Jobs (send, pending list, cancel), outgoing and incoming history, at one level: a user
+ * Jobs (send, pending list, cancel) and outgoing history, at one level: a user
  * (`/sms/{serviceName}/users/{login}`) or the account (`/sms/{serviceName}`). A user sees only its
  * own messages.
  */
-export const messageRoutes: FastifyPluginAsyncTypebox<{
-  deps: AppDeps
-  sending: SendingDeps
-  level: 'user' | 'account'
-}> = async (app, { deps, sending, level }) => {
-  const { db } = deps.database
-  const user = level === 'user'
-  const base = user ? '/sms/:serviceName/users/:login' : '/sms/:serviceName'
-  const tags = [user ? 'sms users' : 'sms']
-  const Params = user
-    ? Type.Object({ serviceName: ServiceNameParam, login: Type.String({ maxLength: 100 }) })
-    : Type.Object({ serviceName: ServiceNameParam })
-  const IdParams = Type.Object({ ...Params.properties, id: Id })
-  const who = user ? 'this user' : 'the account'
-
-  const target = (request: FastifyRequest): Sender => {
-    const params = request.params as { serviceName: string; login?: string }
-    return {
-      scope: request.scope,
-      serviceName: params.serviceName,
-      login: user ? (params.login as string) : null,
-    }
-  }
+export const messageRoutes: FastifyPluginAsyncTypebox<{ level: 'user' | 'account' }> = async (
+  app,
+  { level },
+) => {
+  const { db } = app
+  const { base, tags, Params, IdParams, who, target, user } = levelRoutes(level)
 
   app.post(
     `${base}/jobs`,
@@ -105,7 +47,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: ref(SmsSendingReport) },
       },
     },
-    (request) => sendMessages(sending, target(request), request.body),
+    (request) => sendMessages(app.sending, target(request), request.body),
   )
 
   app.get(
@@ -118,7 +60,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Array(Type.Integer()) },
       },
     },
-    async (request, reply) => sendJsonList(reply, await listOutgoingIds(db, target(request), ['pending'])),
+    async (request, reply) => sendJsonList(reply, await listOutgoing(db, target(request), ['pending'])),
   )
 
   app.get(
@@ -138,7 +80,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      await cancelJob(db, target(request), request.params.id)
+      await cancelJob(db, app.clock, target(request), request.params.id)
       return null
     },
   )
@@ -155,7 +97,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) =>
-      sendJsonList(reply, await listOutgoingIds(db, target(request), ['submitted', 'final'], request.query)),
+      sendJsonList(reply, await listOutgoing(db, target(request), ['submitted', 'final'], request.query)),
   )
 
   app.get(
@@ -188,34 +130,5 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) =>
       toHlr(await getOutgoing(db, target(request), request.params.id, ['submitted', 'final'])),
-  )
-
-  app.get(
-    `${base}/incoming`,
-    {
-      schema: {
-        tags,
-        summary: `Ids of SMS received for ${who}`,
-        params: Params,
-        querystring: Type.Object(user ? userIncomingFilters : accountIncomingFilters),
-        response: { 200: Type.Array(Type.Integer()) },
-      },
-    },
-    async (request, reply) => sendJsonList(reply, await listIncomingIds(db, target(request), request.query)),
-  )
-
-  app.get(
-    `${base}/incoming/:id`,
-    { schema: { tags, summary: 'One received SMS', params: IdParams, response: { 200: ref(Incoming) } } },
-    async (request) => toIncoming(await getIncoming(db, target(request), request.params.id)),
-  )
-
-  app.delete(
-    `${base}/incoming/:id`,
-    { schema: { tags, summary: 'Remove a received SMS', params: IdParams, response: { 200: Void } } },
-    async (request) => {
-      await deleteIncoming(db, target(request), request.params.id)
-      return null
-    },
   )
 }

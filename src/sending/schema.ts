@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { nullable, ref } from '../schema-helpers.js'
+import { nullable, ref } from '../http/schema.js'
 
 export const MAX_MESSAGE_LENGTH = 5000
 export const MAX_RECEIVERS = 1000
@@ -101,18 +101,6 @@ export const Outgoing = Type.Object(
   { $id: 'sms.Outgoing', additionalProperties: false },
 )
 
-export const Incoming = Type.Object(
-  {
-    creationDatetime: DateTime,
-    credits: Type.Number(),
-    id: Type.Integer(),
-    message: Type.String(),
-    sender: Type.String(),
-    tag: Type.String(),
-  },
-  { $id: 'sms.Incoming', additionalProperties: false },
-)
-
 export const Hlr = Type.Object(
   {
     country: Type.String(),
@@ -132,9 +120,5 @@ export const sendingModels = [
   SmsSendingReport,
   Job,
   Outgoing,
-  Incoming,
   Hlr,
 ]
-
-/** OVH's datetime: ISO-8601 with an offset and no fraction, e.g. 2026-11-26T12:00:00+00:00. */
-export const ovhDateTime = (date: Date): string => `${date.toISOString().slice(0, 19)}+00:00`

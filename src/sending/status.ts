@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely'
-import { refund } from '../accounts/credits.js'
+import { refund } from '../accounts/ledger.js'
 import type { Database } from '../db/index.js'
 import type { OutgoingRow } from '../db/schema.js'
 import { enqueueStatusCallbacks, type StatusChange } from '../dlr/outbox.js'

@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely'
+import type { Scope } from '../auth/scope.js'
 import type { Database, Db } from '../db/index.js'
 import { type JsonList, jsonList } from '../db/json-list.js'
 import type { NewSmsUser, SmsUserRow, SmsUserUpdate } from '../db/schema.js'
-import type { Scope } from '../deps.js'
 
 type Executor = Db | Transaction<Database>
 
@@ -26,6 +26,17 @@ export async function findUserByServiceName(
     .where('u.login', '=', login)
   if (scope.ownerId !== undefined) query = query.where('a.owner_id', '=', scope.ownerId)
   return query.executeTakeFirst()
+}
+
+/** True when the account has this user. */
+export async function userExists(db: Executor, accountId: number, login: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('sms_users')
+    .select('login')
+    .where('account_id', '=', accountId)
+    .where('login', '=', login)
+    .executeTakeFirst()
+  return row !== undefined
 }
 
 export async function lockUser(
@@ -78,5 +89,23 @@ export async function deleteUser(
     .where('account_id', '=', accountId)
     .where('login', '=', login)
     .returningAll()
+    .executeTakeFirst()
+}
+
+/** What http2sms needs to authenticate a user and answer what it has left, in one query. */
+export function findUserForLogin(db: Db, serviceName: string, login: string) {
+  return db
+    .selectFrom('sms_users as u')
+    .innerJoin('accounts as a', 'a.id', 'u.account_id')
+    .select([
+      'u.login',
+      'u.password_enc',
+      'u.ip_restrictions',
+      'u.quota_status',
+      'u.quota_left',
+      'a.credits_left',
+    ])
+    .where('a.service_name', '=', serviceName)
+    .where('u.login', '=', login)
     .executeTakeFirst()
 }

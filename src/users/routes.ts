@@ -1,14 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { sendJsonList } from '../db/json-list.js'
-import type { AppDeps } from '../deps.js'
-import { ref, ServiceNameParam, Void } from '../schema-helpers.js'
+import { ref, ServiceNameParam, Void } from '../http/schema.js'
 import { User, UserCreate, UserParams, UserUpdate } from './schema.js'
 import { createUser, getUser, listUsers, removeUser, updateUserSettings } from './service.js'
 
-export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const { db } = deps.database
-  const box = deps.secretBox
+export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app
+  const box = app.secretBox
   const tags = ['sms users']
   const ServiceParams = Type.Object({ serviceName: ServiceNameParam })
 

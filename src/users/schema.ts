@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { nullable, ref, ServiceNameParam } from '../schema-helpers.js'
+import { nullable, ref, ServiceNameParam } from '../http/schema.js'
 
 export const LOGIN_RULE = '6 to 40 letters or digits'
 export const PASSWORD_RULE = 'exactly 8 letters or digits'

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
+import { toHundredths } from '../../src/accounts/amounts.js'
 import {
   NotEnoughCredits,
   purchase,
@@ -8,10 +9,9 @@ import {
   spend,
   spendMany,
   UnknownPayer,
-} from '../../src/accounts/credits.js'
+} from '../../src/accounts/ledger.js'
 import { createAccount, requireAccount } from '../../src/accounts/service.js'
-import { toHundredths } from '../../src/credits.js'
-import { ALL_OWNERS } from '../../src/deps.js'
+import { ALL_OWNERS } from '../../src/auth/scope.js'
 import { createUser, removeUser, updateUserSettings } from '../../src/users/service.js'
 import { admin, buildTestApp, call, SERVICE } from '../helpers.js'
 
@@ -59,7 +59,7 @@ t.test(
     await updateUserSettings(db, box, ALL_OWNERS, 'sms-spend-1', 'spender1', {
       quotaInformations: { quotaStatus: 'active', quotaLeft: 2 },
     })
-    t.same(await spendOne(id, 'spender1', 150), { source: 'quota', left: 50, alertThreshold: -1 })
+    t.match(await spendOne(id, 'spender1', 150), { source: 'quota', left: 50, alert: { threshold: -1 } })
     await t.rejects(spendOne(id, 'spender1', 51), {
       message: "Not enough credits: the user's quota has 0.5 credits left, 0.51 needed",
     })
@@ -259,7 +259,7 @@ t.test('random concurrent credit movements never create or lose a credit (fast-c
               })
               return
             case 'transfer': {
-              const { transferCredits } = await import('../../src/accounts/credits.js')
+              const { transferCredits } = await import('../../src/accounts/ledger.js')
               await transferCredits(db, ALL_OWNERS, names[op.account]!, names[op.target]!, op.amount)
               totals[op.account]!.out += op.amount
               totals[op.target]!.in += op.amount

@@ -3,15 +3,11 @@ import { Writable } from 'node:stream'
 import pino from 'pino'
 import { SMTPServer } from 'smtp-server'
 import t, { type Test } from 'tap'
-import {
-  AlertDispatcher,
-  parseRetrySchedule,
-  type SendAlertSms,
-  sendAlertSmsWith,
-} from '../../src/alerts/dispatcher.js'
+import { AlertDispatcher, type SendAlertSms, sendAlertSmsWith } from '../../src/alerts/dispatcher.js'
 import { type MailSender, smtpMailSender } from '../../src/alerts/mail.js'
+import { parseDurations } from '../../src/durations.js'
 import { badRequest } from '../../src/errors.js'
-import { SendBatcher } from '../../src/sending/group-commit.js'
+import { createSendQueue } from '../../src/sending/service.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 
 const { app, deps, clock } = await buildTestApp(t, { credits: 100 })
@@ -84,7 +80,7 @@ async function smtpServer(options: { reject?: boolean } = {}) {
   return { port, messages, attempts: () => attempts }
 }
 
-const sending = { db, clock, config: deps.config, batcher: new SendBatcher(db, deps.config, () => {}) }
+const sending = { queue: createSendQueue(db, deps.config.rates), clock }
 
 function dispatcher(mail: MailSender | null, sendSms: SendAlertSms = sendAlertSmsWith(sending)) {
   return new AlertDispatcher({
@@ -334,10 +330,10 @@ t.test('SMS: a 4xx is final, other errors are retried, no alertNumber fails', as
 })
 
 t.test('ALERT_RETRY_SCHEDULE parsing', async (t) => {
-  t.same(parseRetrySchedule('1m, 5m,30m,2h,6h'), [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000])
-  t.same(parseRetrySchedule('500ms,2s,1500'), [500, 2000, 1500])
-  t.throws(() => parseRetrySchedule('5 minutes'), /"5 minutes" is not a wait/)
-  t.throws(() => parseRetrySchedule('8d'), /not a wait/)
+  t.same(parseDurations('1m, 5m,30m,2h,6h'), [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000])
+  t.same(parseDurations('500ms,2s,1500'), [500, 2000, 1500])
+  t.throws(() => parseDurations('5 minutes'), /"5 minutes" is not a wait/)
+  t.throws(() => parseDurations('8d'), /not a wait/)
 })
 
 t.test('start/nudge/stop deliver in the background', async (t) => {

@@ -14,8 +14,8 @@ import t from 'tap'
 import { createOwner } from '../../src/accounts/owners.js'
 import { createAccount } from '../../src/accounts/service.js'
 import { buildApp } from '../../src/app.js'
-import { createSecretBox } from '../../src/crypto.js'
-import { systemClock } from '../../src/deps.js'
+import { systemClock } from '../../src/clock.js'
+import { createSecretBox } from '../../src/crypto/secret-box.js'
 import {
   ADMIN_TOKEN,
   admin,
@@ -43,7 +43,7 @@ const app = await buildApp(
     secretBox: createSecretBox(TEST_SECRET),
     clock: systemClock,
   },
-  { logger: false, worker: false },
+  { logger: false, workers: false },
 )
 t.teardown(() => app.close())
 

@@ -7,7 +7,7 @@ t.test(
   { skip: usingPostgres ? false : 'needs PostgreSQL: replicas hear revocations through LISTEN/NOTIFY' },
   async (t) => {
     const { app: first, deps, keys } = await buildTestApp(t)
-    const second = await buildApp(deps, { logger: false, worker: false })
+    const second = await buildApp(deps, { logger: false, workers: false })
     t.teardown(() => second.close())
     sameSigningAs(second, first)
 
@@ -32,7 +32,7 @@ t.test(
   { skip: usingPostgres ? false : 'needs PostgreSQL: replicas hear revocations through LISTEN/NOTIFY' },
   async (t) => {
     const { app: first, deps, ownerId } = await buildTestApp(t)
-    const second = await buildApp(deps, { logger: false, worker: false })
+    const second = await buildApp(deps, { logger: false, workers: false })
     t.teardown(() => second.close())
     sameSigningAs(second, first)
     const account = await admin(first, 'POST', '/admin/v1/service-accounts', {

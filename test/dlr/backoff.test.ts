@@ -1,11 +1,7 @@
 import t from 'tap'
-import {
-  classifyResponse,
-  DEFAULT_CALLBACK_SCHEDULE_MS,
-  nextAttemptDelay,
-  parseDurations,
-  retryAfterMs,
-} from '../../src/dlr/backoff.js'
+import { DEFAULT_CALLBACK_SCHEDULE_MS } from '../../src/config.js'
+import { classifyResponse, nextAttemptDelay, retryAfterMs } from '../../src/dlr/backoff.js'
+import { parseDurations } from '../../src/durations.js'
 
 const S = 1000
 const M = 60 * S

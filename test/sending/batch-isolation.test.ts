@@ -1,8 +1,7 @@
 import t from 'tap'
-import { ALL_OWNERS } from '../../src/deps.js'
+import { ALL_OWNERS } from '../../src/auth/scope.js'
 import { ApiError } from '../../src/errors.js'
-import { SendBatcher } from '../../src/sending/group-commit.js'
-import { type SendingDeps, sendMessages } from '../../src/sending/service.js'
+import { createSendQueue, type Sending, type SendQueue, sendMessages } from '../../src/sending/service.js'
 import { admin, buildTestApp, call, createKeys, SERVICE } from '../helpers.js'
 
 // No request of one tenant may fail or hold up another tenant's requests written in the same group
@@ -96,12 +95,16 @@ t.test(
 )
 
 /** A batcher of its own, to see how it forms and writes batches. */
-function batcherDeps(options: ConstructorParameters<typeof SendBatcher>[3]): {
-  batcher: SendBatcher
-  sending: SendingDeps
+function batcherDeps(options: { maxBatch: number; concurrency: number; maxRows?: number }): {
+  batcher: SendQueue
+  sending: Sending
 } {
-  const batcher = new SendBatcher(db, deps.config, () => {}, options)
-  return { batcher, sending: { db, clock, config: deps.config, batcher } }
+  const { maxRows, ...rest } = options
+  const batcher = createSendQueue(db, deps.config.rates, {
+    ...rest,
+    ...(maxRows ? { maxWeight: maxRows } : {}),
+  })
+  return { batcher, sending: { queue: batcher, clock } }
 }
 const mine = { scope: ALL_OWNERS, serviceName: SERVICE, login: 'sender01' }
 const theirs = { scope: ALL_OWNERS, serviceName: OTHER, login: 'bystand1' }

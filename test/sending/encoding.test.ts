@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify from 'fastify'
 import t from 'tap'
 import { installErrorHandlers } from '../../src/errors.js'
+import { formatSchemaErrors } from '../../src/http/schema-errors.js'
 import {
   analyse,
   GSM_BASIC_CHARACTERS,
@@ -11,7 +12,6 @@ import {
   STOP_CLAUSE_LENGTH,
 } from '../../src/sending/encoding.js'
 import { estimateModels, estimateRoutes } from '../../src/sending/estimate-routes.js'
-import { formatSchemaErrors } from '../../src/validation-messages.js'
 
 const plain = { noStopClause: true }
 const commercial = { noStopClause: false }

@@ -1,8 +1,7 @@
 import t from 'tap'
-import { ALL_OWNERS } from '../../src/deps.js'
+import { ALL_OWNERS } from '../../src/auth/scope.js'
 import { ApiError } from '../../src/errors.js'
-import { SendBatcher } from '../../src/sending/group-commit.js'
-import { sendMessages } from '../../src/sending/service.js'
+import { createSendQueue, sendMessages } from '../../src/sending/service.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 
 // Group commit (src/sending/group-commit.ts): concurrent sends are written together, and each still
@@ -99,8 +98,8 @@ t.test('requests queued while a batch is written go together in the next one', a
   await call(app, 'PUT', `${base}/users/quota001`, {
     quotaInformations: { quotaStatus: 'active', quotaLeft: 20 },
   })
-  const batcher = new SendBatcher(db, deps.config, () => {}, { maxBatch: 256, concurrency: 1 })
-  const sending = { db, clock, config: deps.config, batcher }
+  const batcher = createSendQueue(db, deps.config.rates, { maxBatch: 256, concurrency: 1 })
+  const sending = { queue: batcher, clock }
   const target = { scope: ALL_OWNERS, serviceName: SERVICE, login: 'quota001' }
   // sendMessages does not wait before it queues: 25 calls in one tick are queued together.
   const settled = await Promise.allSettled(

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { countedAddress, LOCKOUT } from '../../src/sending/http2sms.js'
+import { countedAddress, LOCKOUT } from '../../src/http2sms/lockout.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 
 // The http2sms lockout (src/sending/http2sms.ts LoginGuard): per login and address, per address, per
@@ -83,7 +83,7 @@ t.test('ten failures of one login from an address block that pair only', async (
 })
 
 t.test('two replicas on one database count the same failures', async (t) => {
-  const second = await buildApp(deps, { logger: false, worker: false })
+  const second = await buildApp(deps, { logger: false, workers: false })
   t.teardown(() => second.close())
   for (let i = 0; i < LOCKOUT.perPair / 2; i++) {
     await fail('carol001', '10.0.1.1', app)

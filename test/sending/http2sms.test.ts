@@ -1,7 +1,8 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { parseDeferred, renderOutcome } from '../../src/sending/http2sms.js'
+import { renderOutcome } from '../../src/http2sms/render.js'
+import { parseDeferred } from '../../src/http2sms/routes.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 
 const { app, deps } = await buildTestApp(t, { credits: 50 })

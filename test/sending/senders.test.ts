@@ -1,5 +1,5 @@
 import t from 'tap'
-import { defaultSender, requireEnabledSender } from '../../src/sending/senders-service.js'
+import { defaultSender, requireEnabledSender } from '../../src/senders/service.js'
 import { ADMIN_TOKEN, admin, buildTestApp, call, createKeys, SERVICE } from '../helpers.js'
 
 const { app, deps, clock } = await buildTestApp(t)

@@ -1,0 +1,147 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+/** How a DLR callback delivery ended. */
+export const CALLBACK_OUTCOMES = ['success', 'retry', 'failed', 'gone', 'blocked'] as const
+export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number]
+
+export type QueueStats = { due: number; oldestDueAgeSeconds: number }
+export type QueueStatsFn = () => Promise<QueueStats>
+
+export type MetricsOptions = {
+  /** Also collect the process metrics of prom-client (CPU, memory, event loop, GC). */
+  defaultMetrics?: boolean
+  /** Reads the DLR callback queue at scrape time (can also be given later with setQueueStats). */
+  queueStats?: QueueStatsFn
+  /** Told when queueStats fails (the scrape still answers, with the last values). */
+  onQueueStatsError?: (error: unknown) => void
+}
+
+/** The label of requests no route matched: their raw URLs would make unbounded label values. */
+export const UNMATCHED_ROUTE = '(unmatched)'
+
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+const CALLBACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+/** The metrics of one app, on a registry of its own (never prom-client's global one). */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>
+  readonly callbackDeliveries: Counter<'outcome'>
+  readonly callbackAttempts: Counter
+  readonly callbackAttemptDuration: Histogram
+  readonly callbackQueueDue: Gauge
+  readonly callbackOldestDueAge: Gauge
+  private queueStats: QueueStatsFn | undefined
+  private readonly onQueueStatsError: ((error: unknown) => void) | undefined
+  private pendingStats: Promise<QueueStats | null> | null = null
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry]
+    this.queueStats = options.queueStats
+    this.onQueueStatsError = options.onQueueStatsError
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry })
+
+    this.httpRequests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    })
+    this.httpRequestDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer HTTP requests, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    })
+    this.callbackDeliveries = new Counter({
+      name: 'sms_mirror_callback_deliveries_total',
+      help: 'DLR callback deliveries, by outcome (success, retry, failed, gone, blocked)',
+      labelNames: ['outcome'],
+      registers,
+    })
+    for (const outcome of CALLBACK_OUTCOMES) this.callbackDeliveries.inc({ outcome }, 0)
+    this.callbackAttempts = new Counter({
+      name: 'sms_mirror_callback_attempts_total',
+      help: 'HTTP attempts made to deliver DLR callbacks',
+      registers,
+    })
+    this.callbackAttemptDuration = new Histogram({
+      name: 'sms_mirror_callback_attempt_duration_seconds',
+      help: 'Duration of the HTTP attempts made to deliver DLR callbacks',
+      buckets: CALLBACK_BUCKETS,
+      registers,
+    })
+    const readStats = () => this.readQueueStats()
+    this.callbackQueueDue = new Gauge({
+      name: 'sms_mirror_callback_queue_due',
+      help: 'DLR callbacks due for delivery now',
+      registers,
+      async collect() {
+        const stats = await readStats()
+        if (stats) this.set(stats.due)
+      },
+    })
+    this.callbackOldestDueAge = new Gauge({
+      name: 'sms_mirror_callback_oldest_due_age_seconds',
+      help: 'How long the oldest due DLR callback has been waiting (0 when none is due)',
+      registers,
+      async collect() {
+        const stats = await readStats()
+        if (stats) this.set(stats.oldestDueAgeSeconds)
+      },
+    })
+  }
+
+  /** Gives the function the queue gauges read at scrape time. */
+  setQueueStats(fn: QueueStatsFn): void {
+    this.queueStats = fn
+  }
+
+  /** Counts one answered HTTP request. `route` is the route pattern, or undefined when none matched. */
+  observeHttp(method: string, route: string | undefined, status: number, seconds: number): void {
+    const labels = { method, route: route ?? UNMATCHED_ROUTE, status: String(status) }
+    this.httpRequests.inc(labels)
+    this.httpRequestDuration.observe(labels, seconds)
+  }
+
+  /** Counts one HTTP attempt of the DLR dispatcher and its duration. */
+  observeCallbackAttempt(seconds: number): void {
+    this.callbackAttempts.inc()
+    this.callbackAttemptDuration.observe(seconds)
+  }
+
+  /** Counts one DLR callback delivery that ended (or was rescheduled) with this outcome. */
+  countCallbackDelivery(outcome: CallbackOutcome): void {
+    this.callbackDeliveries.inc({ outcome })
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  scrape(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** One queueStats call per scrape, shared by both gauges; null (keep the last values) when it fails. */
+  private readQueueStats(): Promise<QueueStats | null> {
+    const fn = this.queueStats
+    if (!fn) return Promise.resolve(null)
+    if (!this.pendingStats) {
+      this.pendingStats = (async () => {
+        try {
+          return await fn()
+        } catch (error) {
+          this.onQueueStatsError?.(error)
+          return null
+        } finally {
+          this.pendingStats = null
+        }
+      })()
+    }
+    return this.pendingStats
+  }
+}

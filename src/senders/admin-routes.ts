@@ -1,0 +1,49 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ref } from '../http/schema.js'
+import { RefuseBody, Sender, SenderParams } from './schema.js'
+import { setSenderValidation } from './service.js'
+
+/** /admin/v1 sender validation; registered inside adminRoutes, whose hook checks ADMIN_TOKEN. */
+export const senderAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app
+  const tags = ['admin']
+  const security = [{ adminToken: [] }]
+
+  app.post(
+    '/accounts/:serviceName/senders/:sender/enable',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Validate a sender: it becomes enable (from waitingValidation, refused or disable)',
+        params: SenderParams,
+        response: { 200: ref(Sender) },
+      },
+    },
+    (request) =>
+      setSenderValidation(db, request.params.serviceName, request.params.sender, { status: 'enable' }),
+  )
+
+  app.post(
+    '/accounts/:serviceName/senders/:sender/refuse',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Refuse a sender: it becomes refused, with the comment given',
+        params: SenderParams,
+        body: RefuseBody,
+        response: { 200: ref(Sender) },
+      },
+      // The comment is optional, so is the whole body (curl -X POST with nothing).
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
+    },
+    (request) =>
+      setSenderValidation(db, request.params.serviceName, request.params.sender, {
+        status: 'refused',
+        comment: request.body.comment ?? null,
+      }),
+  )
+}

@@ -1,0 +1,183 @@
+import type { Transaction } from 'kysely'
+import type { Static } from 'typebox'
+import { findAccount } from '../accounts/repository.js'
+import { requireAccount } from '../accounts/service.js'
+import { ALL_OWNERS, type Scope } from '../auth/scope.js'
+import type { Clock } from '../clock.js'
+import type { Database, Db } from '../db/index.js'
+import type { AccountRow } from '../db/schema.js'
+import { ApiError, badRequest, conflict, notFound, SERVICE_NOT_FOUND } from '../errors.js'
+import {
+  deleteSender,
+  findSender,
+  findSenderByServiceName,
+  insertSender,
+  listSenderNames,
+  lockSender,
+  oldestEnabledSender,
+  type SenderUpdate as SenderPatch,
+  type SenderRow,
+  updateSender,
+} from './repository.js'
+import { NUMERIC_SENDER, type Sender, type SenderCreate, type SenderUpdate } from './schema.js'
+
+type Executor = Db | Transaction<Database>
+export type ApiSender = Static<typeof Sender>
+type SenderStatus = ApiSender['status']
+
+export const senderNotFound = (sender: string) =>
+  notFound(`The requested object (sender = ${sender}) does not exist`)
+
+/** The one mapping from a stored row to the sms.Sender model. */
+export function toApiSender(row: SenderRow): ApiSender {
+  return {
+    comment: row.comment,
+    description: row.description,
+    referer: row.referer,
+    sender: row.sender,
+    status: row.status,
+    type: row.type,
+    validationMedia: row.validation_media,
+  }
+}
+
+export async function listSenders(db: Db, scope: Scope, serviceName: string): Promise<string[]> {
+  const account = await requireAccount(db, scope, serviceName)
+  return listSenderNames(db, account.id)
+}
+
+/** Requests a sender: it waits for the operator's validation. Answers the sender's name. */
+export async function createSender(
+  db: Db,
+  clock: Clock,
+  scope: Scope,
+  serviceName: string,
+  body: Static<typeof SenderCreate>,
+): Promise<string> {
+  const account = await requireAccount(db, scope, serviceName)
+  const created = await insertSender(db, {
+    account_id: account.id,
+    sender: body.sender,
+    description: body.description ?? '',
+    reason: body.reason ?? null,
+    status: 'waitingValidation',
+    type: NUMERIC_SENDER.test(body.sender) ? 'numeric' : 'alpha',
+    referer: 'custom',
+    created_at: clock.now(),
+  })
+  if (!created) throw conflict(`The sender ${body.sender} already exists on ${serviceName}`)
+  return body.sender
+}
+
+export async function getSender(db: Db, scope: Scope, serviceName: string, sender: string) {
+  const row = await findSenderByServiceName(db, scope, serviceName, sender)
+  if (row) return toApiSender(row)
+  await requireAccount(db, scope, serviceName) // says which of the two does not exist
+  throw senderNotFound(sender)
+}
+
+async function lockAccountSender(
+  trx: Transaction<Database>,
+  scope: Scope,
+  serviceName: string,
+  sender: string,
+): Promise<{ account: AccountRow; row: SenderRow }> {
+  const account = await findAccount(trx, scope, serviceName)
+  if (!account) throw notFound(SERVICE_NOT_FOUND)
+  const row = await lockSender(trx, account.id, sender)
+  if (!row) throw senderNotFound(sender)
+  return { account, row }
+}
+
+const OWNER_SETTABLE: readonly SenderStatus[] = ['enable', 'disable']
+
+/**
+ * An owner may switch an enabled sender off and back on; only the operator's validation takes a
+ * sender out of waitingValidation or refused.
+ */
+export function checkOwnerStatusChange(sender: string, current: SenderStatus, wanted: SenderStatus): void {
+  if (wanted === current) return
+  if (!OWNER_SETTABLE.includes(current)) {
+    throw badRequest(
+      `Invalid status: the sender "${sender}" is ${current}; it can be enabled or disabled only once the operator has validated it`,
+    )
+  }
+  if (!OWNER_SETTABLE.includes(wanted)) {
+    throw badRequest(
+      `Invalid status: expected disable or enable; ${wanted} is set by the operator's validation only`,
+    )
+  }
+}
+
+const READ_ONLY_CHECKED = ['comment', 'referer', 'sender', 'type', 'validationMedia'] as const
+
+export async function updateSenderSettings(
+  db: Db,
+  scope: Scope,
+  serviceName: string,
+  sender: string,
+  body: Static<typeof SenderUpdate>,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const { account, row } = await lockAccountSender(trx, scope, serviceName, sender)
+    const current = toApiSender(row)
+    for (const field of READ_ONLY_CHECKED) {
+      if (body[field] !== undefined && body[field] !== current[field]) {
+        throw badRequest(
+          `Invalid ${field}: read-only, it cannot be changed (current value ${JSON.stringify(current[field])})`,
+        )
+      }
+    }
+    const patch: SenderPatch = {}
+    if (body.description !== undefined) patch.description = body.description
+    if (body.status !== undefined) {
+      checkOwnerStatusChange(sender, current.status, body.status)
+      patch.status = body.status
+    }
+    await updateSender(trx, account.id, sender, patch)
+  })
+}
+
+export async function removeSender(db: Db, scope: Scope, serviceName: string, sender: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const { account } = await lockAccountSender(trx, scope, serviceName, sender)
+    await deleteSender(trx, account.id, sender)
+  })
+}
+
+/** Operator decision on a sender (administration only): from any status. */
+export async function setSenderValidation(
+  db: Db,
+  serviceName: string,
+  sender: string,
+  decision: { status: 'enable' } | { status: 'refused'; comment: string | null },
+): Promise<ApiSender> {
+  return db.transaction().execute(async (trx) => {
+    const { account } = await lockAccountSender(trx, ALL_OWNERS, serviceName, sender)
+    // A refusal's comment says why; once enabled it no longer applies.
+    const comment = decision.status === 'refused' ? decision.comment : null
+    const updated = await updateSender(trx, account.id, sender, { status: decision.status, comment })
+    if (!updated) throw senderNotFound(sender)
+    return toApiSender(updated)
+  })
+}
+
+/** For the sending path: the sender must exist on the account and be enabled. */
+/** A send refused for its sender (http2sms answers it with its own status, 241). */
+export class SenderRefused extends ApiError {
+  constructor(message: string) {
+    super(400, message)
+  }
+}
+
+export async function requireEnabledSender(db: Executor, accountId: number, sender: string): Promise<void> {
+  const row = await findSender(db, accountId, sender)
+  if (row?.status === 'enable') return
+  const why = row ? `status ${row.status}` : 'it does not exist'
+  throw new SenderRefused(`Invalid sender: "${sender}" is not an enabled sender of this account (${why})`)
+}
+
+/** No sender given → the account's default = its oldest enabled sender; null when it has none. */
+export async function defaultSender(db: Executor, accountId: number): Promise<string | null> {
+  return (await oldestEnabledSender(db, accountId)) ?? null
+}

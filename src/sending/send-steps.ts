@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto'
+import type { Transaction } from 'kysely'
+import { fromHundredths } from '../accounts/amounts.js'
+import { type SpendSource, spendMany, UnknownPayer } from '../accounts/ledger.js'
+import { type QuotaDrop, raiseAlerts } from '../alerts/raise.js'
+import { blacklistedAmong } from '../blacklist/repository.js'
+import type { Config } from '../config.js'
+import type { Outcome } from '../db/group-commit.js'
+import type { Database } from '../db/index.js'
+import type { AccountRow } from '../db/schema.js'
+import { ApiError, badRequest } from '../errors.js'
+import { defaultSender, requireEnabledSender, SenderRefused } from '../senders/service.js'
+import { userNotFound } from '../users/service.js'
+import { insertOutgoing } from './outgoing-repository.js'
+import type { Receiver, SendingReport, SendRequest } from './request.js'
+import { resolveTarget } from './target.js'
+
+type Trx = Transaction<Database>
+
+/**
+ * The write of a batch of send requests, in one transaction, as the steps a reader can follow:
+ *
+ *   resolve targets → drop blacklisted → price → charge → insert outgoing → raise alerts
+ *
+ * Each step works on the whole batch (one query per account, per payer, per table, not per
+ * request) and leaves the requests it refuses (unknown user, sender not enabled, not enough
+ * credits) with their refusal, which fails that request alone. Every entry point — POST …/jobs,
+ * http2sms, limit-alert SMS, SMPP submit_sm — builds a `SendRequest` and queues it; this is the only
+ * place sends are written.
+ */
+export async function writeSends(
+  trx: Trx,
+  batch: readonly SendRequest[],
+  rates: Config['rates'],
+): Promise<Outcome<SendingReport>[]> {
+  const sends = batch.map((request): Send => ({ request, refusal: null, receivers: request.receivers }))
+  await resolveTargets(trx, sends)
+  await dropBlacklisted(trx, sends)
+  price(sends, rates)
+  const drops = await charge(trx, sends)
+  await insertOutgoingRows(trx, sends)
+  await raiseAlerts(trx, drops, batch[0]?.now ?? new Date())
+  return sends.map(
+    (send): Outcome<SendingReport> =>
+      send.refusal ? { ok: false, error: send.refusal } : { ok: true, value: report(send) },
+  )
+}
+
+/** One request as it goes through the steps. */
+type Send = {
+  request: SendRequest
+  /** Set by the step that refuses it; the later steps pass it by. */
+  refusal: ApiError | null
+  account?: AccountRow
+  sender?: string
+  batchId?: string
+  /** The receivers still to send to (blacklisted ones are dropped). */
+  receivers: Receiver[]
+  /** Blacklisted receivers, reported with the invalid ones. */
+  blacklisted?: string[]
+  rows?: { receiver: string; credits: number; tariffCode: string }[]
+  total?: number
+  source?: SpendSource
+  ids?: number[]
+}
+
+const live = (sends: Send[]) => sends.filter((send) => send.refusal === null)
+
+/** The value, or the ApiError it was refused with (anything else fails the batch). */
+async function refusalOr<T>(read: () => Promise<T>): Promise<T | ApiError> {
+  try {
+    return await read()
+  } catch (error) {
+    if (error instanceof ApiError) return error
+    throw error
+  }
+}
+
+/** 1. Each request's account (scoped) and user, and its sender: each read once per batch. */
+async function resolveTargets(trx: Trx, sends: Send[]): Promise<void> {
+  const accounts = new Map<string, AccountRow | ApiError>()
+  const senders = new Map<string, string | ApiError>()
+  for (const send of sends) {
+    const { target } = send.request
+    const key = `${target.scope.ownerId ?? '*'}\u0000${target.serviceName}\u0000${target.login ?? ''}`
+    let account = accounts.get(key)
+    if (!account) {
+      account = await refusalOr(() => resolveTarget(trx, target))
+      accounts.set(key, account)
+    }
+    if (account instanceof ApiError) {
+      send.refusal = account
+      continue
+    }
+    const given = send.request.sender
+    const senderKey = `${account.id}\u0000${given ?? ''}`
+    let sender = senders.get(senderKey)
+    if (sender === undefined) {
+      const accountId = account.id
+      sender = await refusalOr(async () => {
+        if (given) {
+          await requireEnabledSender(trx, accountId, given)
+          return given
+        }
+        return (await defaultSender(trx, accountId)) ?? ''
+      })
+      senders.set(senderKey, sender)
+    }
+    if (sender instanceof ApiError) {
+      send.refusal = sender
+    } else if (sender === '' && !send.request.senderForResponse) {
+      send.refusal = new SenderRefused(
+        'Missing parameter: sender (the account has no enabled sender to use by default)',
+      )
+    } else {
+      send.account = account
+      send.sender = sender
+      send.batchId = randomUUID()
+    }
+  }
+}
+
+/** 2. Receivers on the account's blacklist (they replied STOP) are not sent to: one query per account. */
+async function dropBlacklisted(trx: Trx, sends: Send[]): Promise<void> {
+  const byAccount = new Map<number, Send[]>()
+  for (const send of live(sends)) {
+    const id = (send.account as AccountRow).id
+    byAccount.set(id, [...(byAccount.get(id) ?? []), send])
+  }
+  for (const [accountId, group] of byAccount) {
+    const numbers = [...new Set(group.flatMap((send) => send.receivers.map((r) => r.number)))]
+    if (numbers.length === 0) continue
+    const blacklisted = await blacklistedAmong(trx, accountId, numbers)
+    if (blacklisted.size === 0) continue
+    for (const send of group) {
+      send.blacklisted = send.receivers.filter((r) => blacklisted.has(r.number)).map((r) => r.number)
+      send.receivers = send.receivers.filter((r) => !blacklisted.has(r.number))
+    }
+  }
+}
+
+/** 3. What each SMS costs: its parts × its receiver's country rate. */
+function price(sends: Send[], rates: Config['rates']): void {
+  for (const send of live(sends)) {
+    send.rows = send.receivers.map((r) => {
+      const rate = rates.byCallingCode[r.callingCode] ?? rates.default
+      return {
+        receiver: r.number,
+        credits: send.request.analysis.parts * rate,
+        tariffCode: `${r.callingCode}:${rate}`,
+      }
+    })
+    send.total = send.rows.reduce((sum, row) => sum + row.credits, 0)
+  }
+}
+
+/**
+ * 4. Credits: each payer (a user's active quota, else its account) spent once for all its requests,
+ * in a fixed order (no two batches lock the same rows in opposite orders). Answers the quota drops
+ * the alert step looks at.
+ */
+async function charge(trx: Trx, sends: Send[]): Promise<QuotaDrop[]> {
+  const payers = new Map<string, Send[]>()
+  for (const send of live(sends)) {
+    if (send.receivers.length === 0) continue
+    const key = `${String((send.account as AccountRow).id).padStart(12, '0')}\u0000${send.request.target.login ?? ''}`
+    payers.set(key, [...(payers.get(key) ?? []), send])
+  }
+  const drops: QuotaDrop[] = []
+  for (const key of [...payers.keys()].sort()) {
+    const group = payers.get(key) as Send[]
+    const first = group[0] as Send
+    const accountId = (first.account as AccountRow).id
+    const login = first.request.target.login
+    const spent = await spendMany(trx, {
+      accountId,
+      login,
+      items: group.map((send) => ({ hundredths: send.total as number, reference: `batch:${send.batchId}` })),
+    })
+    // The quota before the first of these spends and after the last (they are spent as one).
+    let before: number | null = null
+    let drop: QuotaDrop | undefined
+    for (const [i, send] of group.entries()) {
+      const outcome = spent[i]
+      if (!outcome?.ok) {
+        const error = outcome?.error
+        send.refusal =
+          error instanceof UnknownPayer ? userNotFound(error.login) : badRequest(String(error?.message))
+        continue
+      }
+      send.source = outcome.source
+      if (login !== null && outcome.alert) {
+        before ??= outcome.left + (send.total as number)
+        drop = { accountId, login, before, after: outcome.left, alert: outcome.alert }
+      }
+    }
+    if (drop) drops.push(drop)
+  }
+  return drops
+}
+
+/** 5. The outgoing rows of every paid request: a few INSERTs for the whole batch. */
+async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
+  const paid = live(sends).filter((send) => send.source !== undefined)
+  const rows = paid.flatMap((send) => {
+    const { request } = send
+    return (send.rows ?? []).map((row) => ({
+      account_id: (send.account as AccountRow).id,
+      login: request.target.login,
+      batch_id: send.batchId as string,
+      message_id: request.messageId,
+      sender: send.sender as string,
+      receiver: row.receiver,
+      message: request.message,
+      message_length: request.analysis.characters,
+      number_of_sms: request.analysis.parts,
+      coding: request.analysis.encoding,
+      credits: row.credits,
+      spend_source: send.source as SpendSource,
+      tag: request.tag,
+      class: request.smsClass,
+      priority: request.priority,
+      no_stop_clause: request.noStopClause,
+      sender_for_response: request.senderForResponse,
+      differed_delivery: request.differedPeriod,
+      send_at: request.sendAt,
+      expires_at: request.expiresAt,
+      tariff_code: row.tariffCode,
+      created_at: request.now,
+    }))
+  })
+  const ids = await insertOutgoing(trx, rows)
+  let next = 0
+  for (const send of paid) {
+    send.ids = ids.slice(next, next + send.receivers.length)
+    next += send.receivers.length
+  }
+}
+
+function report(send: Send): SendingReport {
+  const { request } = send
+  return {
+    ids: send.ids ?? [],
+    invalidReceivers: [...request.invalidReceivers, ...(send.blacklisted ?? [])],
+    tag: request.tag,
+    totalCreditsRemoved: send.ids?.length ? fromHundredths(send.total ?? 0) : 0,
+    validReceivers: send.ids?.length ? send.receivers.map((r) => r.number) : [],
+  }
+}

@@ -89,3 +89,80 @@ export function parseReceipt(text: string): Receipt | null {
     text: match[8] ?? '',
   }
 }
+
+/** What a receipt says of one of our status changes: its state, message_state and OVH's error code. */
+export type ReceiptStatus = { state: ReceiptState; messageState: number; error: number }
+
+/**
+ * OVH's receipt error codes (SMPP technical specification): per ptt, the code a failure carries. A
+ * ptt not listed fails with 9 (undeliverable); a success carries 0.
+ */
+const ERROR_OF_PTT: ReadonlyMap<number, number> = new Map([
+  [1, 4], // phone-side problem → equipment
+  [2, 7], // operator-side problem → operator
+  [5, 800], // undelivered, no detail
+  [6, 255], // final state unknown
+  [8, 801], // expired
+  [20, 9], // undeliverable as is
+  [21, 5], // prepaid subscriber out of credit → subscriber/credit
+  [23, 3], // bad or barred MSISDN → unreachable destination
+  [24, 3], // subscriber absent → unreachable destination
+  [25, 2], // temporary network fault → network
+  [26, 4], // temporary handset fault → equipment
+  [27, 4], // handset cannot receive → equipment
+  [28, 101], // spam → invalid content
+  [29, 101], // content not allowed → invalid content
+  [33, 8], // parental lock
+  [39, 7], // new operator failure → operator
+  [73, 3], // ported network unreachable
+  [74, 3], // roaming
+  [76, 54], // client blocked on the ported destination → forbidden destination
+  [202, 54],
+])
+
+/**
+ * The receipt of one of our status changes (ptt + DLR id), for ESMEs bound to the SMPP server: one
+ * table, in both directions (`statusOfReceipt` reads a carrier's receipts back into ptt and DLR).
+ * Final DLRs (1, 2, 16) give final states; the others ENROUTE with OVH's 254 (pending).
+ */
+export function receiptOfStatus(ptt: number, dlr: number): ReceiptStatus {
+  const state: ReceiptState =
+    dlr === 1
+      ? 'DELIVRD'
+      : dlr === 2
+        ? ptt === 8
+          ? 'EXPIRED'
+          : ptt === 6
+            ? 'UNKNOWN'
+            : 'UNDELIV'
+        : dlr === 16
+          ? 'REJECTD'
+          : 'ENROUTE'
+  const error = dlr === 1 ? 0 : state === 'ENROUTE' ? 254 : (ERROR_OF_PTT.get(ptt) ?? (dlr === 16 ? 803 : 9))
+  return { state, messageState: MESSAGE_STATE[state], error }
+}
+
+/**
+ * A carrier's receipt as our ptt and DLR id. Undelivered and expired messages were billed by the
+ * operator (DLR 2); a message the SMSC rejected or deleted never left it and is not billed (DLR 16,
+ * refunded). Intermediate states keep the message open.
+ */
+export function statusOfReceipt(state: ReceiptState): { ptt: number; dlr: number } {
+  switch (state) {
+    case 'DELIVRD':
+      return { ptt: 4, dlr: 1 }
+    case 'EXPIRED':
+      return { ptt: 8, dlr: 2 }
+    case 'UNDELIV':
+      return { ptt: 5, dlr: 2 }
+    case 'UNKNOWN':
+      return { ptt: 6, dlr: 2 }
+    case 'REJECTD':
+    case 'DELETED':
+      return { ptt: 20, dlr: 16 }
+    case 'ACCEPTD':
+      return { ptt: 3, dlr: 8 }
+    case 'ENROUTE':
+      return { ptt: 3, dlr: 4 }
+  }
+}

@@ -1,6 +1,12 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { formatReceipt, parseReceipt } from '../../src/smpp/receipt.js'
+import {
+  formatReceipt,
+  parseReceipt,
+  RECEIPT_STATES,
+  receiptOfStatus,
+  statusOfReceipt,
+} from '../../src/smpp/receipt.js'
 import { connectSmpp, listenSmpp, type Pdu, type SmppSession, STATUS } from '../../src/smpp/session.js'
 import { DATA_CODING, decodeText, encodeText } from '../../src/smpp/short-message.js'
 
@@ -161,4 +167,19 @@ t.test('a peer that sends garbage is disconnected; a peer that never answers tim
   const { client } = await pair(t, () => {})
   await t.rejects(client.request('enquire_link', {}, 50), { message: /no enquire_link_resp within 50 ms/ })
   t.equal(client.unanswered, 0)
+})
+
+t.test('one table maps our ptt/DLR to receipts and carriers’ receipts back', async (t) => {
+  t.same(receiptOfStatus(4, 1), { state: 'DELIVRD', messageState: 2, error: 0 })
+  t.same(receiptOfStatus(3, 8), { state: 'ENROUTE', messageState: 1, error: 254 })
+  t.same(receiptOfStatus(8, 2), { state: 'EXPIRED', messageState: 3, error: 801 })
+  t.same(receiptOfStatus(24, 2), { state: 'UNDELIV', messageState: 5, error: 3 })
+  t.same(receiptOfStatus(23, 16), { state: 'REJECTD', messageState: 8, error: 3 })
+  t.same(receiptOfStatus(6, 2), { state: 'UNKNOWN', messageState: 7, error: 255 })
+  for (const state of RECEIPT_STATES) {
+    const { ptt, dlr } = statusOfReceipt(state)
+    const back = receiptOfStatus(ptt, dlr).state
+    const expected = state === 'ACCEPTD' ? 'ENROUTE' : state === 'DELETED' ? 'REJECTD' : state
+    t.equal(back, expected, `${state} → ptt ${ptt} / DLR ${dlr} → ${back}`)
+  }
 })

@@ -38,20 +38,31 @@ export async function createTestDatabase(t: Teardown): Promise<{ database: DbHan
   const url = process.env.DATABASE_URL as string
   const config = loadConfig({ DATABASE_URL: url, SECRET_KEY: TEST_SECRET })
   const schema = `t_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  await admin.end()
   const database = await createDb(config.database, { searchPath: schema, poolSize: 10 })
-  await migrateToLatest(database)
+  // Kysely's migrator lists the tables of every schema; a schema that another test file drops in the
+  // middle of that listing fails it (3F000). Creating, migrating and dropping hold one advisory lock.
+  await withSchemaLock(url, async (client) => {
+    await client.query(`create schema ${schema}`)
+    await migrateToLatest(database)
+  })
   t.teardown(async () => {
     await database.close()
-    const cleaner = new pg.Client({ connectionString: url })
-    await cleaner.connect()
-    await cleaner.query(`drop schema ${schema} cascade`)
-    await cleaner.end()
+    await withSchemaLock(url, (client) => client.query(`drop schema ${schema} cascade`))
   })
   return { database, config }
+}
+
+const SCHEMA_LOCK = 727_011
+
+async function withSchemaLock<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query('select pg_advisory_lock($1)', [SCHEMA_LOCK])
+    return await work(client)
+  } finally {
+    await client.end()
+  }
 }
 
 /** A clock tests move by hand. */

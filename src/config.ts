@@ -78,6 +78,21 @@ const EnvSchema = Type.Object({
   SIMULATOR_RULES: Type.Optional(
     Type.String({ description: 'JSON list of simulator rules (see README), replacing the default rule' }),
   ),
+  CARRIERS: Type.Optional(
+    Type.String({
+      description:
+        'JSON list of carriers: [{"name":"eu","url":"smpp://ID:PASSWORD@host:2775?window=10","prefixes":["33"],"default":true}]',
+    }),
+  ),
+  CARRIER_URL: Type.Optional(
+    Type.String({ description: 'one SMPP carrier for every receiver: smpp://SYSTEM_ID:PASSWORD@host:port' }),
+  ),
+  STOP_MENTION: Type.Optional(
+    Type.String({
+      description:
+        'the STOP mention appended to commercial messages: exactly 11 GSM 03.38 basic characters, e.g. "\\nSTOP 36xxx"',
+    }),
+  ),
   SENDING_POLL_MS: Type.Integer({
     minimum: 10,
     maximum: 60_000,
@@ -168,7 +183,14 @@ const EnvSchema = Type.Object({
 type Env = Static<typeof EnvSchema>
 
 /** Never echoed back in an error message. */
-const SECRET_VARIABLES = new Set(['SECRET_KEY', 'DATABASE_URL', 'ADMIN_TOKEN', 'SMTP_URL'])
+const SECRET_VARIABLES = new Set([
+  'SECRET_KEY',
+  'DATABASE_URL',
+  'ADMIN_TOKEN',
+  'SMTP_URL',
+  'CARRIERS',
+  'CARRIER_URL',
+])
 
 export type Config = {
   port: number
@@ -193,6 +215,13 @@ export type Config = {
   simulatorDelayMs: number
   /** Raw SIMULATOR_RULES (validated by the simulator at start), null for the default rule. */
   simulatorRules: unknown[] | null
+  /** Who takes the messages: from CARRIERS / CARRIER_URL; unset, the simulator takes every receiver. */
+  carriers: CarrierSettings[]
+  /**
+   * Raw STOP_MENTION, appended to the text of commercial messages (checked by the sending plugin
+   * against what src/sending/encoding.ts counts); null: the default mention.
+   */
+  stopMention: string | null
   sendingPollMs: number
   trustProxy: string[] | null
   alerts: { smtpUrl: string | null; from: string; retryScheduleMs: number[] }
@@ -299,6 +328,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     rates,
     simulatorDelayMs: parsed.SIMULATOR_DELAY_MS,
     simulatorRules,
+    carriers: parseCarriers(parsed.CARRIERS, parsed.CARRIER_URL),
+    stopMention: parsed.STOP_MENTION ?? null,
     sendingPollMs: parsed.SENDING_POLL_MS,
     callbacks: {
       dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
@@ -355,4 +386,251 @@ function parseJsonList(variable: string, raw: string | undefined): unknown[] | n
     if (Array.isArray(value)) return value
   } catch {}
   throw new ConfigError(variable, 'expected a JSON list')
+}
+
+// ---------------------------------------------------------------- carriers
+
+/** How the SMPP carrier binds: one transceiver session, or a transmitter and a receiver. */
+export type CarrierBind = 'transceiver' | 'transmitter+receiver'
+
+/** Where a carrier is routed: E.164 prefixes (digits, longest match wins), and whether it is the default. */
+type CarrierRouting = { name: string; prefixes: string[]; default: boolean }
+
+export type SimulatorCarrierSettings = CarrierRouting & { kind: 'simulator' }
+
+export type SmppCarrierSettings = CarrierRouting & {
+  kind: 'smpp'
+  host: string
+  port: number
+  tls: boolean
+  systemId: string
+  /** Never logged, never shown. */
+  password: string
+  bind: CarrierBind
+  /** submit_sm sent and not answered yet, per session. */
+  window: number
+  /** submit_sm per second per session; 0: no limit. */
+  throughput: number
+  systemType: string
+  /** TON/NPI of source_addr; null: from the sender's form (alphanumeric, short code, number). */
+  sourceTon: number | null
+  sourceNpi: number | null
+  /** Sessions (binds) of this process. */
+  binds: number
+  enquireLinkS: number
+  /** registered_delivery of every submit_sm (1: a receipt for the final outcome). */
+  registeredDelivery: number
+  /** Wait before the first reconnection; doubled after each failure, up to 60 s. */
+  reconnectS: number
+  /** Bound on connecting, binding and each response. */
+  timeoutS: number
+  /** PEM file of the CA that signs the SMSC's certificate (smpps://); absent: the system's CAs. */
+  tlsCa: string | null
+}
+
+export type CarrierSettings = SimulatorCarrierSettings | SmppCarrierSettings
+
+/** The URL query options of an SMPP carrier: their rule, and how each is read. */
+const SMPP_OPTIONS: Record<
+  string,
+  { rule: string; read: (value: string) => unknown; key: keyof SmppCarrierSettings }
+> = {
+  bind: {
+    rule: 'transceiver or transmitter+receiver',
+    read: (v) => (v === 'transceiver' || v === 'transmitter+receiver' ? v : undefined),
+    key: 'bind',
+  },
+  window: { rule: 'an integer from 1 to 1000', read: integerIn(1, 1000), key: 'window' },
+  throughput: {
+    rule: 'submits per second per session, an integer from 0 (no limit) to 100000',
+    read: integerIn(0, 100_000),
+    key: 'throughput',
+  },
+  systemType: {
+    rule: 'at most 12 characters',
+    read: (v) => (v.length <= 12 ? v : undefined),
+    key: 'systemType',
+  },
+  sourceTon: { rule: 'an integer from 0 to 6', read: integerIn(0, 6), key: 'sourceTon' },
+  sourceNpi: { rule: 'an integer from 0 to 18', read: integerIn(0, 18), key: 'sourceNpi' },
+  binds: { rule: 'an integer from 1 to 32', read: integerIn(1, 32), key: 'binds' },
+  enquireLinkS: { rule: 'seconds, from 0.05 to 3600', read: secondsIn(0.05, 3600), key: 'enquireLinkS' },
+  registeredDelivery: {
+    rule: 'an integer from 0 to 31 (1: a receipt for the final outcome)',
+    read: integerIn(0, 31),
+    key: 'registeredDelivery',
+  },
+  reconnectS: { rule: 'seconds, from 0.01 to 60', read: secondsIn(0.01, 60), key: 'reconnectS' },
+  timeoutS: { rule: 'seconds, from 0.05 to 300', read: secondsIn(0.05, 300), key: 'timeoutS' },
+  tlsCa: { rule: 'the path of a PEM file', read: (v) => (existsSync(v) ? v : undefined), key: 'tlsCa' },
+}
+
+function integerIn(min: number, max: number) {
+  return (value: string) => {
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN
+    return n >= min && n <= max ? n : undefined
+  }
+}
+
+function secondsIn(min: number, max: number) {
+  return (value: string) => {
+    const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN
+    return n >= min && n <= max ? n : undefined
+  }
+}
+
+const CARRIER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
+const ENTRY_KEYS = new Set(['name', 'url', 'prefixes', 'default'])
+
+/**
+ * The carriers of CARRIERS (a JSON list of {name, url, prefixes, default}) or CARRIER_URL (one SMPP
+ * carrier named "upstream", the default). Neither: the simulator takes every receiver. A bad value
+ * throws a ConfigError naming the carrier and the field; the password is never part of a message,
+ * nor is the URL or the JSON text it sits in.
+ */
+export function parseCarriers(list: string | undefined, url: string | undefined): CarrierSettings[] {
+  if (list && url) throw new ConfigError('CARRIER_URL', 'set CARRIERS or CARRIER_URL, not both')
+  if (url) {
+    return [carrierFromUrl(url, { name: 'upstream', prefixes: [], default: true }, 'CARRIER_URL')]
+  }
+  if (!list) return [{ kind: 'simulator', name: 'simulator', prefixes: [], default: true }]
+  let entries: unknown
+  try {
+    entries = JSON.parse(list)
+  } catch {
+    throw new ConfigError(
+      'CARRIERS',
+      'not valid JSON; expected a list such as [{"name":"eu","url":"smpp://…"}]',
+    )
+  }
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > 64) {
+    throw new ConfigError(
+      'CARRIERS',
+      'expected a JSON list of 1 to 64 carriers {name, url, prefixes, default}',
+    )
+  }
+  const carriers: CarrierSettings[] = []
+  const prefixOwner = new Map<string, string>()
+  for (const [index, entry] of entries.entries()) {
+    const where = `carrier #${index + 1}`
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw new ConfigError('CARRIERS', `${where}: expected an object {name, url, prefixes, default}`)
+    }
+    const fields = entry as Record<string, unknown>
+    const { name } = fields
+    if (typeof name !== 'string' || !CARRIER_NAME.test(name)) {
+      throw new ConfigError(
+        'CARRIERS',
+        `${where}: name must be 1 to 32 lower-case letters, digits, - or _, starting with a letter or digit`,
+      )
+    }
+    const fail = (field: string, rule: string) =>
+      new ConfigError('CARRIERS', `carrier "${name}": ${field} must be ${rule}`)
+    const unknown = Object.keys(fields).find((key) => !ENTRY_KEYS.has(key))
+    if (unknown !== undefined) {
+      throw fail(`"${unknown.slice(0, 40)}"`, 'absent: the fields are name, url, prefixes and default')
+    }
+    if (carriers.some((c) => c.name === name)) throw fail('name', 'unique: another carrier has it')
+    const prefixes = fields.prefixes ?? []
+    if (!Array.isArray(prefixes) || prefixes.some((p) => typeof p !== 'string' || !/^\+?\d{1,15}$/.test(p))) {
+      throw fail('prefixes', 'a list of E.164 prefixes such as ["33", "+4477"] (1 to 15 digits)')
+    }
+    const digits = (prefixes as string[]).map((p) => p.replace(/^\+/, ''))
+    for (const prefix of digits) {
+      const owner = prefixOwner.get(prefix)
+      if (owner !== undefined) throw fail('prefixes', `distinct: ${prefix} is already routed to "${owner}"`)
+      prefixOwner.set(prefix, name)
+    }
+    const isDefault = fields.default ?? false
+    if (typeof isDefault !== 'boolean') throw fail('default', 'true or false')
+    if (isDefault && carriers.some((c) => c.default)) {
+      throw fail('default', `false: "${carriers.find((c) => c.default)?.name}" is already the default`)
+    }
+    if (!isDefault && digits.length === 0) {
+      throw fail('prefixes', 'given (at least one) unless the carrier is the default')
+    }
+    if (typeof fields.url !== 'string')
+      throw fail('url', 'smpp://SYSTEM_ID:PASSWORD@host:port, or simulator:')
+    const routing = { name, prefixes: digits, default: isDefault }
+    if (/^simulator:(\/\/)?$/.test(fields.url)) {
+      if (carriers.some((c) => c.kind === 'simulator')) throw fail('url', 'smpp://…: one simulator at most')
+      carriers.push({ kind: 'simulator', ...routing })
+    } else {
+      carriers.push(carrierFromUrl(fields.url, routing, 'CARRIERS', `carrier "${name}": `))
+    }
+  }
+  return carriers
+}
+
+function carrierFromUrl(
+  text: string,
+  routing: CarrierRouting,
+  variable: string,
+  where = '',
+): SmppCarrierSettings {
+  const fail = (field: string, rule: string) => new ConfigError(variable, `${where}${field} must be ${rule}`)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw fail('url', 'a URL such as smpp://SYSTEM_ID:PASSWORD@host:2775 (smpps:// for TLS)')
+  }
+  if (url.protocol !== 'smpp:' && url.protocol !== 'smpps:') {
+    throw fail('url', 'smpp://… or smpps://… (TLS)')
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  if (!host) throw fail('url host', 'given: smpp://SYSTEM_ID:PASSWORD@host:port')
+  const tls = url.protocol === 'smpps:'
+  if (url.pathname !== '' && url.pathname !== '/')
+    throw fail('url', 'without a path (options go in the query)')
+  const decode = (value: string, field: string) => {
+    try {
+      return decodeURIComponent(value)
+    } catch {
+      throw fail(field, 'percent-encoded UTF-8')
+    }
+  }
+  const systemId = decode(url.username, 'system ID')
+  const password = decode(url.password, 'password')
+  // SMPP 3.4 bounds them at 15 and 8 characters; some SMSCs accept longer ones, so only absurd
+  // lengths are refused here (the SMSC's bind answer says the rest).
+  if (systemId.length === 0 || systemId.length > 64) {
+    throw fail('system ID', '1 to 64 characters (the user of smpp://SYSTEM_ID:PASSWORD@host:port)')
+  }
+  if (password.length > 64) throw fail('password', 'at most 64 characters (it is not shown here)')
+  const settings: SmppCarrierSettings = {
+    kind: 'smpp',
+    ...routing,
+    host,
+    port: url.port ? Number(url.port) : tls ? 3550 : 2775,
+    tls,
+    systemId,
+    password,
+    bind: 'transceiver',
+    window: 10,
+    throughput: 0,
+    systemType: '',
+    sourceTon: null,
+    sourceNpi: null,
+    binds: 1,
+    enquireLinkS: 30,
+    registeredDelivery: 1,
+    reconnectS: 1,
+    timeoutS: 10,
+    tlsCa: null,
+  }
+  const seen = new Set<string>()
+  for (const [key, value] of url.searchParams) {
+    const option = SMPP_OPTIONS[key]
+    if (!option) {
+      throw fail(`option "${key.slice(0, 40)}"`, `one of ${Object.keys(SMPP_OPTIONS).join(', ')}`)
+    }
+    if (seen.has(key)) throw fail(key, 'given once')
+    seen.add(key)
+    const read = option.read(value)
+    if (read === undefined) throw fail(key, `${option.rule}, got ${JSON.stringify(value.slice(0, 40))}`)
+    ;(settings as Record<string, unknown>)[option.key] = read
+  }
+  if (settings.tlsCa && !tls) throw fail('tlsCa', 'used with smpps:// only')
+  return settings
 }

@@ -55,15 +55,31 @@ export type CarrierMessage = {
  * (the peer is busy, throttling, or did not answer).
  */
 export type SubmitOutcome =
-  | { kind: 'accepted'; carrierMessageIds: string[] }
+  | {
+      kind: 'accepted'
+      carrierMessageIds: string[]
+      /** The status acceptance means, recorded with it (an SMSC's acceptance: ptt 3 / DLR 8). */
+      status?: { ptt: number; dlr: number }
+    }
   | { kind: 'refused'; ptt: number; dlr: number; reason: string }
+  /** `afterMs`: when to try again, as the carrier knows best; absent, the worker backs off. */
   | { kind: 'retry'; reason: string; afterMs?: number }
 
 /** A status report of the peer about a message it accepted. */
 export type CarrierReport = { carrierMessageId: string; ptt: number; dlr: number; at: Date }
 
-/** An SMS the peer received for us (a reply, an opt-out). */
-export type CarrierIncoming = { from: string; to: string; text: string; at: Date }
+/**
+ * An SMS the peer received for us (a reply, an opt-out): `from` the phone, `to` the number or short
+ * code it wrote to, as the peer gives them (E.164 with or without +). `part` when it is one part of
+ * a concatenated message (the parts are put together before the message is received).
+ */
+export type CarrierIncoming = {
+  from: string
+  to: string
+  text: string
+  at: Date
+  part?: { reference: number; total: number; sequence: number }
+}
 
 /** Where a carrier's events go; each call resolves once they are committed. */
 export type CarrierEvents = {
@@ -73,8 +89,36 @@ export type CarrierEvents = {
 
 export type CarrierState = {
   name: string
+  kind: 'simulator' | 'smpp'
   /** up: can take messages; connecting: not yet or not any more; down: gave up or stopped. */
   status: 'up' | 'connecting' | 'down'
+  /** The last error (a refused bind, a lost connection), null when none since the last bind. */
   detail: string | null
+  /** Parts handed to the peer and not answered yet. */
   inFlight: number
+  /** Messages waiting in this process for a free window slot. */
+  queued: number
+  /** The carrier's connections to its peer (none for the simulator). */
+  sessions: SessionState[]
+}
+
+/** One connection to the peer. */
+export type SessionState = {
+  role: 'transceiver' | 'transmitter' | 'receiver'
+  state: 'connecting' | 'bound' | 'waiting' | 'stopped'
+  /** When it was bound, null when it is not. */
+  boundSince: Date | null
+  lastError: string | null
+  /** submit_sm sent on it and not answered yet. */
+  unanswered: number
+}
+
+/** What carriers tell the metrics. */
+export type CarrierObserver = {
+  /** A message's hand-over ended (accepted, refused, or to retry), in this many parts. */
+  submitted(carrier: string, outcome: SubmitOutcome['kind'], parts: number): void
+  /** A deliver_sm was taken (a receipt, an incoming message) or refused (unreadable). */
+  delivered(carrier: string, kind: 'receipt' | 'incoming' | 'refused'): void
+  /** A bind attempt ended. */
+  bound(carrier: string, ok: boolean): void
 }

@@ -16,7 +16,6 @@ const LEASE_MS = 60_000
  * committed it, so a crash in between hands it over again (the status path ignores a repeat).
  */
 export class SimulatorCarrier implements Carrier {
-  readonly name = 'simulator'
   private compiled: { pattern: RegExp; rule: SimulatorRule }[] = []
   private events: CarrierEvents | null = null
   private inFlight = 0
@@ -25,6 +24,8 @@ export class SimulatorCarrier implements Carrier {
     private readonly db: Db,
     private readonly clock: Clock,
     rules: SimulatorRule[],
+    /** Its name in CARRIERS, "simulator" by default. */
+    readonly name = 'simulator',
   ) {
     this.setRules(rules)
   }
@@ -51,7 +52,15 @@ export class SimulatorCarrier implements Carrier {
   }
 
   state(): CarrierState {
-    return { name: this.name, status: 'up', detail: null, inFlight: this.inFlight }
+    return {
+      name: this.name,
+      kind: 'simulator',
+      status: 'up',
+      detail: null,
+      inFlight: this.inFlight,
+      queued: 0,
+      sessions: [],
+    }
   }
 
   submit(messages: readonly CarrierMessage[]): Promise<SubmitOutcome>[] {

@@ -4,11 +4,17 @@ import { PollingWorker } from '../background/polling-worker.js'
 import type { Clock } from '../clock.js'
 import type { Db } from '../db/index.js'
 import type { OutgoingRow } from '../db/schema.js'
+import { textAsSent } from '../sending/encoding.js'
 import { applyStatusReports, DLR_FAILED, PTT_EXPIRED, type StatusReport } from '../sending/status.js'
+import { Batcher } from './batcher.js'
 import type { Carrier, CarrierMessage, SubmitOutcome } from './carrier.js'
-import { applyEarlyReports } from './events.js'
+import { applyEarlyReports, matchReports } from './events.js'
 import type { CarrierRouter } from './router.js'
 
+/** Rows one claim takes; claims go on while earlier ones are still with their carriers. */
+const CLAIM_BATCH = 500
+/** Claimed and not yet recorded, at most: what keeps carriers' windows full without holding too much. */
+const MAX_IN_FLIGHT = 2000
 const BATCH = 500
 /** "Undeliverable as is / not billed": a message no configured carrier takes any more. */
 const NO_ROUTE = { ptt: 20, dlr: 16 }
@@ -19,6 +25,8 @@ export type SendingWorkerOptions = {
   clock: Clock
   log: FastifyBaseLogger
   pollMs: number
+  /** Appended to commercial messages (noStopClause false): the text the phone receives. */
+  stopMention: string
   /** How long a hand-over may take before another replica may try it again. */
   leaseMs?: number
   /** Called after a run that changed something (status changes may have queued callbacks). */
@@ -33,16 +41,24 @@ export const retryDelayMs = (attempts: number) => Math.min(300_000, 1000 * 2 ** 
 
 /**
  * Moves messages through their life, in every replica. A pass claims due messages (SKIP LOCKED, and a
- * lease: claimed_until, so a replica that dies mid-hand-over leaves them to the others after it), hands them to their carrier outside any transaction, and records each carrier's answer
- * in one short transaction — only for the messages whose lease it still holds (the attempt number is
- * the lease's token). Then carriers that play their peer in this process report what is due, and
- * messages not delivered within their validity period end as expired (ptt 8).
+ * lease: claimed_until, so a replica that dies mid-hand-over leaves them to the others after it) and
+ * hands them to their carrier outside any transaction. It keeps claiming while the claimed ones are
+ * with their carriers (up to MAX_IN_FLIGHT), so a carrier's window never waits for the database, and
+ * records the answers as they come, in short transactions that each take every answer that arrived
+ * meanwhile — only for the messages whose lease it still holds (the attempt number is the lease's
+ * token). Then carriers that play their peer in this process report what is due, reports that arrived
+ * before their hand-over was recorded are applied, and messages not delivered within their validity
+ * period end as expired (ptt 8).
  */
 export class SendingWorker extends PollingWorker {
   private readonly db: Db
   private readonly router: CarrierRouter
   private readonly clock: Clock
   private readonly leaseMs: number
+  private readonly stopMention: string
+  private readonly recorder: Batcher<Outcome>
+  private inFlight = 0
+  private readonly waiters: (() => void)[] = []
 
   constructor(options: SendingWorkerOptions) {
     super(options.pollMs, options.log, 'sending worker', options.onProgress)
@@ -50,20 +66,26 @@ export class SendingWorker extends PollingWorker {
     this.router = options.router
     this.clock = options.clock
     this.leaseMs = options.leaseMs ?? 60_000
+    this.stopMention = options.stopMention
+    this.recorder = new Batcher((outcomes) => this.record(outcomes, this.clock.now()), 2000)
   }
 
   /** One pass over due work; returns how many messages and reports were processed. Tests call it. */
   async runOnce(): Promise<number> {
     let total = 0
     for (;;) {
-      const done = (await this.submitDue()) + (await this.runCarriers()) + (await this.expireOverdue())
+      const done =
+        (await this.submitDue()) +
+        (await this.runCarriers()) +
+        (await this.applyLateReports()) +
+        (await this.expireOverdue())
       total += done
       // A backlog is worked off pass after pass, but a shutdown waits for one pass only.
       if (done === 0 || this.stopRequested) return total
     }
   }
 
-  private async claim(now: Date): Promise<Claimed[]> {
+  private async claim(now: Date, limit: number): Promise<Claimed[]> {
     const rows = await this.db
       .updateTable('outgoing')
       .set({
@@ -80,7 +102,7 @@ export class SendingWorker extends PollingWorker {
           .where('send_at', '<=', now)
           .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
           .orderBy('send_at')
-          .limit(BATCH)
+          .limit(limit)
           .forUpdate()
           .skipLocked(),
       )
@@ -89,15 +111,46 @@ export class SendingWorker extends PollingWorker {
     return rows.sort((a, b) => a.id - b.id)
   }
 
+  /**
+   * Claims and hands over due messages until none is due, keeping at most MAX_IN_FLIGHT claimed and
+   * not recorded; resolves when every one of them is recorded. Returns how many were claimed.
+   */
   private async submitDue(): Promise<number> {
+    const handOvers: Promise<void>[] = []
+    let claimed = 0
+    for (;;) {
+      while (this.inFlight + CLAIM_BATCH > MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve))
+      }
+      const rows = await this.claim(this.clock.now(), CLAIM_BATCH)
+      if (rows.length === 0) break
+      claimed += rows.length
+      handOvers.push(this.handOver(rows))
+      if (rows.length < CLAIM_BATCH || this.stopRequested) break
+    }
+    const results = await Promise.allSettled(handOvers)
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw (failed as PromiseRejectedResult).reason
+    return claimed
+  }
+
+  /** Hands claimed rows to their carriers; each answer joins the recorder as soon as it comes. */
+  private async handOver(rows: Claimed[]): Promise<void> {
+    this.inFlight += rows.length
     const now = this.clock.now()
-    const claimed = await this.claim(now)
-    if (claimed.length === 0) return 0
-    const outcomes: Outcome[] = []
+    const recorded: Promise<void>[] = []
+    const record = (outcome: Outcome) => {
+      recorded.push(
+        this.recorder.add(outcome).finally(() => {
+          this.inFlight--
+          this.waiters.shift()?.()
+        }),
+      )
+    }
     const byCarrier = new Map<Carrier, Claimed[]>()
-    for (const row of claimed) {
+    for (const row of rows) {
       if (row.expires_at && row.expires_at.getTime() <= now.getTime()) {
-        outcomes.push({
+        record({
           row,
           carrier: null,
           outcome: { kind: 'refused', ptt: PTT_EXPIRED, dlr: DLR_FAILED, reason: 'expired before hand-over' },
@@ -106,42 +159,62 @@ export class SendingWorker extends PollingWorker {
       }
       const carrier = this.router.route(row.receiver)
       if (!carrier) {
-        outcomes.push({ row, carrier: null, outcome: { kind: 'refused', ...NO_ROUTE, reason: 'no carrier' } })
+        record({ row, carrier: null, outcome: { kind: 'refused', ...NO_ROUTE, reason: 'no carrier' } })
         continue
       }
       byCarrier.set(carrier, [...(byCarrier.get(carrier) ?? []), row])
     }
-    await Promise.all(
-      [...byCarrier].map(async ([carrier, rows]) => {
-        const answers = await Promise.allSettled(carrier.submit(rows.map(toCarrierMessage)))
-        for (const [i, answer] of answers.entries()) {
-          outcomes.push({
-            row: rows[i] as Claimed,
-            carrier: carrier.name,
-            outcome:
-              answer.status === 'fulfilled'
-                ? answer.value
-                : { kind: 'retry', reason: `no answer: ${String(answer.reason).slice(0, 200)}` },
-          })
-        }
-      }),
-    )
-    await this.record(outcomes, this.clock.now())
-    return claimed.length
+    const answered: Promise<void>[] = []
+    for (const [carrier, group] of byCarrier) {
+      const outcomes = carrier.submit(group.map((row) => this.toCarrierMessage(row)))
+      for (const [i, promise] of outcomes.entries()) {
+        const row = group[i] as Claimed
+        answered.push(
+          promise.then(
+            (outcome) => record({ row, carrier: carrier.name, outcome }),
+            (error) =>
+              record({
+                row,
+                carrier: carrier.name,
+                outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
+              }),
+          ),
+        )
+      }
+    }
+    await Promise.all(answered)
+    const results = await Promise.allSettled(recorded)
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw (failed as PromiseRejectedResult).reason
+  }
+
+  private toCarrierMessage(row: Claimed): CarrierMessage {
+    return {
+      outgoingId: row.id,
+      receiver: row.receiver,
+      sender: row.sender,
+      text: textAsSent(row.message, row.no_stop_clause, this.stopMention),
+      encoding: row.coding,
+      parts: row.number_of_sms,
+      smsClass: row.class,
+      validUntil: row.expires_at,
+    }
   }
 
   /** Records the carriers' answers for the messages whose lease this pass still holds. */
   private async record(outcomes: Outcome[], now: Date): Promise<void> {
     const retried = outcomes.filter((o) => o.outcome.kind === 'retry')
-    for (const { row, carrier, outcome } of retried) {
+    if (retried.length > 0) {
+      // One line per batch: a carrier away for a while sends every message it was offered back.
+      const first = retried[0] as Outcome
       this.log.warn(
         {
-          outgoingId: row.id,
-          carrier,
-          attempt: row.submit_attempts,
-          reason: (outcome as { reason: string }).reason,
+          carrier: first.carrier,
+          messages: retried.length,
+          firstOutgoingId: first.row.id,
+          reason: (first.outcome as { reason: string }).reason,
         },
-        'carrier hand-over to retry',
+        'carrier hand-overs to retry',
       )
     }
     await this.db.transaction().execute(async (trx) => {
@@ -160,10 +233,12 @@ export class SendingWorker extends PollingWorker {
       const token = new Map(held.map((h) => [h.id, h.submit_attempts]))
       const ours = outcomes.filter((o) => token.get(o.row.id) === o.row.submit_attempts)
       const reports: StatusReport[] = []
+      const early: StatusReport[] = []
       const accepted = new Map<string, { id: number; ids: string[] }[]>()
       const later: { id: number; at: Date }[] = []
       for (const { row, carrier, outcome } of ours) {
         if (outcome.kind === 'accepted' && carrier) {
+          if (outcome.status) reports.push({ outgoingId: row.id, ...outcome.status })
           accepted.set(carrier, [
             ...(accepted.get(carrier) ?? []),
             { id: row.id, ids: outcome.carrierMessageIds },
@@ -171,7 +246,7 @@ export class SendingWorker extends PollingWorker {
         } else if (outcome.kind === 'refused') {
           reports.push({ outgoingId: row.id, ptt: outcome.ptt, dlr: outcome.dlr })
         } else if (outcome.kind === 'retry') {
-          const wait = Math.max(outcome.afterMs ?? 0, retryDelayMs(row.submit_attempts))
+          const wait = outcome.afterMs ?? retryDelayMs(row.submit_attempts)
           later.push({ id: row.id, at: new Date(now.getTime() + wait) })
         }
       }
@@ -192,7 +267,7 @@ export class SendingWorker extends PollingWorker {
             .onConflict((oc) => oc.columns(['carrier', 'carrier_message_id']).doNothing())
             .execute()
         }
-        reports.push(
+        early.push(
           ...(await applyEarlyReports(
             trx,
             carrier,
@@ -207,7 +282,8 @@ export class SendingWorker extends PollingWorker {
             from (values ${sql.join(values)}) as v(id, at)
            where o.id = v.id`.execute(trx)
       }
-      await applyStatusReports(trx, reports, now)
+      // What acceptance means first, then what the carrier reported before it was recorded.
+      await applyStatusReports(trx, [...reports, ...early], now)
     })
   }
 
@@ -217,6 +293,45 @@ export class SendingWorker extends PollingWorker {
       if (carrier.runDue) done += await carrier.runDue(this.clock.now())
     }
     return done
+  }
+
+  /**
+   * Reports kept aside because their carrier id was not recorded yet, whose id is recorded now: the
+   * hand-over's transaction applies those it sees, but one that arrived while it ran (another
+   * connection, not committed yet) is only seen here.
+   */
+  private async applyLateReports(): Promise<number> {
+    const now = this.clock.now()
+    return this.db.transaction().execute(async (trx) => {
+      const late = await trx
+        .deleteFrom('carrier_reports_unmatched as u')
+        .using('carrier_messages as m')
+        .whereRef('m.carrier', '=', 'u.carrier')
+        .whereRef('m.carrier_message_id', '=', 'u.carrier_message_id')
+        .returning(['u.id', 'u.carrier', 'u.carrier_message_id', 'u.ptt', 'u.dlr', 'u.received_at'])
+        .execute()
+      if (late.length === 0) return 0
+      late.sort((a, b) => a.id - b.id)
+      const byCarrier = new Map<string, typeof late>()
+      for (const r of late) byCarrier.set(r.carrier, [...(byCarrier.get(r.carrier) ?? []), r])
+      const statuses: StatusReport[] = []
+      for (const [carrier, reports] of byCarrier) {
+        statuses.push(
+          ...(await matchReports(
+            trx,
+            carrier,
+            reports.map((r) => ({
+              carrierMessageId: r.carrier_message_id,
+              ptt: r.ptt,
+              dlr: r.dlr,
+              at: r.received_at,
+            })),
+          )),
+        )
+      }
+      await applyStatusReports(trx, statuses, now)
+      return late.length
+    })
   }
 
   /** Messages the carrier has not delivered within their validity period end as ptt 8 (expired). */
@@ -240,18 +355,5 @@ export class SendingWorker extends PollingWorker {
       )
       return overdue.length
     })
-  }
-}
-
-function toCarrierMessage(row: Claimed): CarrierMessage {
-  return {
-    outgoingId: row.id,
-    receiver: row.receiver,
-    sender: row.sender,
-    text: row.message,
-    encoding: row.coding,
-    parts: row.number_of_sms,
-    smsClass: row.class,
-    validUntil: row.expires_at,
   }
 }

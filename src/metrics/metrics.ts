@@ -4,6 +4,15 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export const CALLBACK_OUTCOMES = ['success', 'retry', 'failed', 'gone', 'blocked'] as const
 export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number]
 
+/** What the carrier gauges show of one carrier, read at scrape time. */
+export type CarrierGauges = {
+  name: string
+  up: boolean
+  boundSessions: number
+  inFlight: number
+  queued: number
+}
+
 export type QueueStats = { due: number; oldestDueAgeSeconds: number }
 export type QueueStatsFn = () => Promise<QueueStats>
 
@@ -32,6 +41,10 @@ export class Metrics {
   readonly callbackAttemptDuration: Histogram
   readonly callbackQueueDue: Gauge
   readonly callbackOldestDueAge: Gauge
+  readonly carrierSubmits: Counter<'carrier' | 'outcome'>
+  readonly carrierDeliveries: Counter<'carrier' | 'kind'>
+  readonly carrierBinds: Counter<'carrier' | 'outcome'>
+  private carrierStates: () => CarrierGauges[] = () => []
   private queueStats: QueueStatsFn | undefined
   private readonly onQueueStatsError: ((error: unknown) => void) | undefined
   private pendingStats: Promise<QueueStats | null> | null = null
@@ -83,6 +96,54 @@ export class Metrics {
         if (stats) this.set(stats.due)
       },
     })
+    this.carrierSubmits = new Counter({
+      name: 'sms_mirror_carrier_submits_total',
+      help: 'Messages handed to a carrier, by carrier and outcome (accepted, refused, retry)',
+      labelNames: ['carrier', 'outcome'],
+      registers,
+    })
+    this.carrierDeliveries = new Counter({
+      name: 'sms_mirror_carrier_deliveries_total',
+      help: 'deliver_sm received from a carrier, by carrier and kind (receipt, incoming, refused)',
+      labelNames: ['carrier', 'kind'],
+      registers,
+    })
+    this.carrierBinds = new Counter({
+      name: 'sms_mirror_carrier_bind_attempts_total',
+      help: 'Connection and bind attempts to a carrier, by carrier and outcome (ok, failed)',
+      labelNames: ['carrier', 'outcome'],
+      registers,
+    })
+    const states = () => this.carrierStates()
+    const carrierGauge = (name: string, help: string, value: (state: CarrierGauges) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['carrier'],
+        registers,
+        collect() {
+          this.reset()
+          for (const state of states()) this.set({ carrier: state.name }, value(state))
+        },
+      })
+    carrierGauge('sms_mirror_carrier_up', '1 when the carrier can take messages, else 0', (s) =>
+      s.up ? 1 : 0,
+    )
+    carrierGauge(
+      'sms_mirror_carrier_sessions_bound',
+      'Bound SMPP sessions of the carrier',
+      (s) => s.boundSessions,
+    )
+    carrierGauge(
+      'sms_mirror_carrier_in_flight',
+      'Parts handed to the carrier and not answered yet',
+      (s) => s.inFlight,
+    )
+    carrierGauge(
+      'sms_mirror_carrier_queued',
+      'Messages waiting in this process for a window slot',
+      (s) => s.queued,
+    )
     this.callbackOldestDueAge = new Gauge({
       name: 'sms_mirror_callback_oldest_due_age_seconds',
       help: 'How long the oldest due DLR callback has been waiting (0 when none is due)',
@@ -92,6 +153,11 @@ export class Metrics {
         if (stats) this.set(stats.oldestDueAgeSeconds)
       },
     })
+  }
+
+  /** Gives the function the carrier gauges read at scrape time. */
+  setCarrierStates(fn: () => CarrierGauges[]): void {
+    this.carrierStates = fn
   }
 
   /** Gives the function the queue gauges read at scrape time. */

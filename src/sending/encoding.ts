@@ -35,6 +35,14 @@ export type MessageAnalysis = {
 /** Characters the STOP mention of commercial messages costs. */
 export const STOP_CLAUSE_LENGTH = 11
 
+/**
+ * The STOP mention appended to commercial messages unless STOP_MENTION says otherwise: a new line
+ * and an instruction any receiver can follow (a reply STOP to the sender's number opts out, see
+ * src/incoming/receive.ts). French rules want "STOP" and the short code that takes the reply:
+ * set STOP_MENTION to "\nSTOP 36xxx" with your carrier's code.
+ */
+export const DEFAULT_STOP_MENTION = '\nReply STOP'
+
 export const LIMITS = {
   '7bits': { single: 160, multipart: 153 },
   unicode: { single: 70, multipart: 67 },
@@ -130,4 +138,29 @@ export function splitIntoParts(text: string, encoding: Encoding): string[] {
   }
   if (current !== '') parts.push(current)
   return parts
+}
+
+/**
+ * What is wrong with a STOP mention, or null: it must cost exactly what `analyse` counts for it,
+ * {@link STOP_CLAUSE_LENGTH} characters of the GSM 03.38 basic table (one septet and one UCS-2 code
+ * unit each), so a message is sent in the parts it was charged for, whatever its encoding.
+ */
+export function stopMentionProblem(mention: string): string | null {
+  const characters = [...mention]
+  if (characters.length !== STOP_CLAUSE_LENGTH) {
+    return `must be exactly ${STOP_CLAUSE_LENGTH} characters (the length OVH's pricing counts), got ${characters.length}`
+  }
+  const outside = characters.find((character) => !BASIC.has(character))
+  if (outside !== undefined) {
+    return `must use the GSM 03.38 basic characters only (no extension character, no Unicode), got ${JSON.stringify(outside)}`
+  }
+  return null
+}
+
+/**
+ * The text the phone receives: the message, and the STOP mention after it unless `noStopClause`.
+ * The one place the mention is added; `analyse` counts it, `splitIntoParts` cuts it like the rest.
+ */
+export function textAsSent(message: string, noStopClause: boolean, mention: string): string {
+  return noStopClause ? message : `${message}${mention}`
 }

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { RoutingTable } from '../carrier/router.js'
 import { createSendQueue, type Sending } from './service.js'
 
 declare module 'fastify' {
@@ -10,11 +11,19 @@ declare module 'fastify' {
 
 /**
  * The send queue: every entry point (REST jobs, http2sms, limit alerts, SMPP) queues its checked
- * requests here; `sending.queue.afterWrite` tells the workers that read what it wrote.
+ * requests here; `sending.queue.afterWrite` tells the workers that read what it wrote. Receivers no
+ * configured carrier takes are refused there, with the routing table the sending worker uses.
  */
 export const sendingPlugin = fp(
   async (app) => {
-    app.decorate('sending', { queue: createSendQueue(app.db, app.config.rates), clock: app.clock })
+    const { config } = app
+    const routes = new RoutingTable(config.carriers)
+    app.decorate('sending', {
+      queue: createSendQueue(app.db, config.rates, {
+        routable: (receiver) => routes.carrierFor(receiver) !== null,
+      }),
+      clock: app.clock,
+    })
   },
   { name: 'sms-mirror-sending', dependencies: ['sms-mirror-context'] },
 )

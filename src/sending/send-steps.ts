@@ -20,7 +20,7 @@ type Trx = Transaction<Database>
 /**
  * The write of a batch of send requests, in one transaction, as the steps a reader can follow:
  *
- *   resolve targets → drop blacklisted → price → charge → insert outgoing → raise alerts
+ *   check routes → resolve targets → drop blacklisted → price → charge → insert outgoing → raise alerts
  *
  * Each step works on the whole batch (one query per account, per payer, per table, not per
  * request) and leaves the requests it refuses (unknown user, sender not enabled, not enough
@@ -32,8 +32,10 @@ export async function writeSends(
   trx: Trx,
   batch: readonly SendRequest[],
   rates: Config['rates'],
+  routable: Routable = () => true,
 ): Promise<Outcome<SendingReport>[]> {
   const sends = batch.map((request): Send => ({ request, refusal: null, receivers: request.receivers }))
+  refuseUnroutable(sends, routable)
   await resolveTargets(trx, sends)
   await dropBlacklisted(trx, sends)
   price(sends, rates)
@@ -73,6 +75,28 @@ async function refusalOr<T>(read: () => Promise<T>): Promise<T | ApiError> {
   } catch (error) {
     if (error instanceof ApiError) return error
     throw error
+  }
+}
+
+/** Whether a configured carrier takes this receiver (E.164); see src/carrier/router.ts. */
+export type Routable = (receiver: string) => boolean
+
+/**
+ * 0. A request with a receiver no carrier takes is refused (400) before anything is read or spent:
+ * no CARRIERS prefix matches it and no carrier is the default.
+ */
+function refuseUnroutable(sends: Send[], routable: Routable): void {
+  for (const send of sends) {
+    const unroutable = send.receivers.filter((r) => !routable(r.number))
+    if (unroutable.length === 0) continue
+    const shown = unroutable
+      .slice(0, 3)
+      .map((r) => r.number)
+      .join(', ')
+    send.refusal = badRequest(
+      `Invalid receivers: no carrier is configured for ${shown}${unroutable.length > 3 ? ` and ${unroutable.length - 3} more` : ''} ` +
+        '(no carrier prefix matches and no carrier is the default); remove them or ask the operator to route them',
+    )
   }
 }
 

@@ -15,7 +15,7 @@ import {
   type OutgoingFilters,
 } from './outgoing-repository.js'
 import { prepareSend, type SendInput, type SendingReport, type SendRequest } from './request.js'
-import { writeSends } from './send-steps.js'
+import { type Routable, writeSends } from './send-steps.js'
 import { resolveTarget, type Target } from './target.js'
 
 /** The send queue: requests are written by group commit (src/db/group-commit.ts), by writeSends. */
@@ -51,17 +51,25 @@ function ownFailure(error: unknown): unknown {
 export function createSendQueue(
   db: Db,
   rates: Config['rates'],
-  options: Partial<Omit<GroupCommitOptions<SendRequest>, 'key' | 'weight' | 'ownFailure'>> = {},
+  options: Partial<Omit<GroupCommitOptions<SendRequest>, 'key' | 'weight' | 'ownFailure'>> & {
+    /** Receivers no carrier takes are refused (400); absent: every receiver is routable. */
+    routable?: Routable
+  } = {},
 ): SendQueue {
-  return new GroupCommit<SendRequest, SendingReport>(db, (trx, batch) => writeSends(trx, batch, rates), {
-    maxBatch: 256,
-    concurrency: 1,
-    maxWeight: 5000,
-    ...options,
-    key: (request) => request.target.serviceName,
-    weight: (request) => Math.max(1, request.receivers.length),
-    ownFailure,
-  })
+  const { routable, ...batching } = options
+  return new GroupCommit<SendRequest, SendingReport>(
+    db,
+    (trx, batch) => writeSends(trx, batch, rates, routable),
+    {
+      maxBatch: 256,
+      concurrency: 1,
+      maxWeight: 5000,
+      ...batching,
+      key: (request) => request.target.serviceName,
+      weight: (request) => Math.max(1, request.receivers.length),
+      ownFailure,
+    },
+  )
 }
 
 /**

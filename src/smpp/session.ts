@@ -33,6 +33,8 @@ export const STATUS = {
   ESME_RINVSCHED: 0x0061,
   ESME_RINVEXPIRY: 0x0062,
   ESME_RX_T_APPN: 0x0064,
+  /** ESME receiver permanent application error: the SMSC should not send this PDU again. */
+  ESME_RX_R_APPN: 0x0065,
   ESME_RINVTLVVAL: 0x00c4,
   ESME_RDELIVERYFAILURE: 0x00fe,
   ESME_RUNKNOWNERR: 0x00ff,
@@ -94,6 +96,9 @@ export class SmppSession {
   private lastError: Error | null = null
 
   constructor(private readonly raw: RawSession) {
+    // PDUs are small writes answered by small writes: Nagle's algorithm would hold each write until
+    // the last one is acknowledged (tens of milliseconds with delayed ACKs), and a window with it.
+    raw.socket.setNoDelay?.(true)
     raw.on('error', (error: Error) => {
       this.lastError = error
       raw.destroy()

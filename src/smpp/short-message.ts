@@ -90,13 +90,43 @@ export function decodeText(pdu: Pdu): DecodedText {
       swapped.swap16()
       return { ok: true, text: swapped.toString('utf16le'), encoding: 'unicode', concatenation }
     }
-    default:
+    default: {
+      // GSM 03.38 data coding schemes that also carry a message class (flash…): the same alphabets.
+      const alphabet = alphabetWithClass(dataCoding)
+      if (alphabet !== null && alphabet !== DATA_CODING.BINARY) {
+        return decodeText({ ...pdu, data_coding: alphabet } as Pdu)
+      }
       return {
         ok: false,
         status: STATUS.ESME_RUNSDATACODING,
         reason: `data_coding 0x${dataCoding.toString(16)} is not supported (0 or 1: GSM 03.38, 3: Latin-1, 8: UCS2)`,
       }
+    }
   }
+}
+
+/** sms.ClassEnum → the GSM message class (0 flash, 1 phone, 2 SIM, 3 toolkit / terminal equipment). */
+const MESSAGE_CLASS: Record<string, number> = { flash: 0, phoneDisplay: 1, sim: 2, toolkit: 3 }
+
+/**
+ * The data_coding of a text with a message class, as GSM 03.38 writes it (Kannel does the same):
+ * 7-bit 0xF0 + class, UCS2 0x18 + class; without a class, SMPP's plain codes (0 and 8).
+ */
+export function dataCodingOf(encoding: Encoding, messageClass: string | null): number {
+  const cls = messageClass === null ? undefined : MESSAGE_CLASS[messageClass]
+  if (cls === undefined) return encoding === '7bits' ? DATA_CODING.SMSC_DEFAULT : DATA_CODING.UCS2
+  return encoding === '7bits' ? 0xf0 | cls : 0x18 | cls
+}
+
+/** The alphabet (as SMPP's plain code) of a GSM 03.38 coding scheme with a message class, else null. */
+function alphabetWithClass(dataCoding: number): number | null {
+  if ((dataCoding & 0xf0) === 0xf0) return dataCoding & 0x04 ? DATA_CODING.BINARY : DATA_CODING.SMSC_DEFAULT
+  if ((dataCoding & 0xf0) === 0x10) {
+    return (
+      [DATA_CODING.SMSC_DEFAULT, DATA_CODING.BINARY, DATA_CODING.UCS2, null][(dataCoding >> 2) & 3] ?? null
+    )
+  }
+  return null
 }
 
 /** short_message, or message_payload when short_message is empty, as the bytes received. */
@@ -110,11 +140,17 @@ export type EncodedPart = { data_coding: number; esm_class: number; short_messag
 
 /**
  * The submit_sm (or deliver_sm) bodies that carry a text: one when it fits a single SMS, else one
- * per part with an 8-bit concatenation header under `reference`.
+ * per part with an 8-bit concatenation header under `reference`; with a message class (sms.ClassEnum)
+ * in data_coding when one is given.
  */
-export function encodeText(text: string, encoding: Encoding, reference: number): EncodedPart[] {
+export function encodeText(
+  text: string,
+  encoding: Encoding,
+  reference: number,
+  messageClass: string | null = null,
+): EncodedPart[] {
   const parts = splitIntoParts(text, encoding)
-  const dataCoding = encoding === '7bits' ? DATA_CODING.SMSC_DEFAULT : DATA_CODING.UCS2
+  const dataCoding = dataCodingOf(encoding, messageClass)
   const bytesOf = (part: string) => {
     if (encoding === '7bits') return smpp.gsmCoder.encode(part)
     const bytes = Buffer.from(part, 'utf16le')

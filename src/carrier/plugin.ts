@@ -81,7 +81,7 @@ export const carrierPlugin = fp<{ workers: boolean }>(
       clock: app.clock,
       onChange: () => app.callbackDispatcher.nudge(),
       receiveIncoming: async (carrier, messages) => {
-        const { unattributed } = await receiveFromCarrier(app.db, messages, app.clock.now())
+        const { unattributed } = await receiveFromCarrier(app.db, carrier, messages, app.clock.now())
         if (unattributed > 0) {
           app.log.warn(
             { carrier, unattributed },

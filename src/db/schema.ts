@@ -18,6 +18,7 @@ export interface Database {
   outgoing_events: OutgoingEventsTable
   carrier_messages: CarrierMessagesTable
   carrier_reports_unmatched: CarrierReportsUnmatchedTable
+  carrier_incoming_parts: CarrierIncomingPartsTable
   simulator_reports: SimulatorReportsTable
   incoming: IncomingTable
   blacklist: BlacklistTable
@@ -171,6 +172,20 @@ export interface CarrierReportsUnmatchedTable {
   carrier_message_id: string
   ptt: number
   dlr: number
+  received_at: Date
+}
+
+/** A part of a concatenated incoming message, kept until its last part arrives. */
+export interface CarrierIncomingPartsTable {
+  carrier: string
+  /** The phone that wrote, E.164. */
+  sender: string
+  reference: number
+  total: number
+  sequence: number
+  /** The number or short code it wrote to, as the carrier gave it. */
+  recipient: string
+  text: string
   received_at: Date
 }
 

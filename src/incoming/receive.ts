@@ -12,21 +12,33 @@ export const isStop = (message: string) => message.trim().toUpperCase() === 'STO
 type Trx = Transaction<Database>
 type Input = { sender: string; message: string; tag?: string }
 
+/** The outgoing SMS a reply answers: its id, user and batch. */
+type Conversation = { id: number; login: string | null; batch_id: string }
+
 /**
  * A message received on an account (a reply, from a carrier or the admin API), in the caller's
- * transaction. It belongs to the user who last sent an SMS to that number, else to the account alone.
- * A STOP reply also adds the number to the account's blacklist and queues a call to that user's
- * stopCallBack (else the account's).
+ * transaction. It belongs to the user who sent the SMS it answers (`conversation`), else to the user
+ * who last sent an SMS to that number, else to the account alone. A STOP reply also adds the number
+ * to the account's blacklist and queues a call to that user's stopCallBack (else the account's).
  */
-async function receive(trx: Trx, accountId: number, sender: string, input: Input, now: Date) {
-  const last = await trx
-    .selectFrom('outgoing')
-    .select(['id', 'login', 'batch_id'])
-    .where('account_id', '=', accountId)
-    .where('receiver', '=', sender)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst()
+async function receive(
+  trx: Trx,
+  accountId: number,
+  sender: string,
+  input: Input,
+  now: Date,
+  conversation?: Conversation,
+) {
+  const last =
+    conversation ??
+    (await trx
+      .selectFrom('outgoing')
+      .select(['id', 'login', 'batch_id'])
+      .where('account_id', '=', accountId)
+      .where('receiver', '=', sender)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst())
   const incoming = await trx
     .insertInto('incoming')
     .values({
@@ -60,39 +72,162 @@ export async function receiveIncoming(db: Db, accountId: number, input: Input, n
   return db.transaction().execute((trx) => receive(trx, accountId, parsed.number, input, now))
 }
 
+/** Parts of a long message older than this are given up (their other parts never came). */
+const PART_LIFETIME_MS = 24 * 3_600_000
+
 /**
- * Messages a carrier received, in one transaction. Each belongs to the account that last sent an SMS
- * to its sender (a reply goes to whoever wrote to that number); one from a number no account wrote
- * to, or that is not a valid number, belongs to nobody and is counted in what is returned.
+ * Messages a carrier received, in one transaction; answers how many were received, are waiting for
+ * their other parts, or belong to nobody. Who a message belongs to, in this order:
+ *
+ * 1. the account (and user) of the last SMS sent to the phone from the number it wrote to (`to` is
+ *    the sender of that SMS: a reply in a conversation);
+ * 2. else the one account that has `to` as an enabled sender (its own number or short code);
+ * 3. else the account that last sent an SMS to the phone, from any sender (replies through a shared
+ *    number or to an alphanumeric sender);
+ * 4. else nobody: the message is dropped and counted (also when the phone's number is not valid).
+ *
+ * A part of a concatenated message is kept until every part of it arrived (the same part twice is
+ * kept once), then they are received as one message.
  */
 export async function receiveFromCarrier(
   db: Db,
+  carrier: string,
   messages: readonly CarrierIncoming[],
   now: Date,
-): Promise<{ received: number; unattributed: number }> {
+): Promise<{ received: number; waiting: number; unattributed: number }> {
   return db.transaction().execute(async (trx) => {
     let received = 0
+    let waiting = 0
+    let unattributed = 0
     for (const message of messages) {
       const sender = parseInternational(message.from.startsWith('+') ? message.from : `+${message.from}`)
-      const last = sender
-        ? await trx
-            .selectFrom('outgoing')
-            .select('account_id')
-            .where('receiver', '=', sender.number)
-            .orderBy('id', 'desc')
-            .limit(1)
-            .executeTakeFirst()
-        : undefined
-      if (!sender || !last || message.text.length === 0) continue
+      if (!sender) {
+        unattributed++
+        continue
+      }
+      const whole = message.part ? await assemble(trx, carrier, sender.number, message, now) : message
+      if (!whole) {
+        waiting++
+        continue
+      }
+      if (whole.text.length === 0) {
+        unattributed++
+        continue
+      }
+      const owner = await ownerOf(trx, sender.number, whole.to)
+      if (!owner) {
+        unattributed++
+        continue
+      }
       await receive(
         trx,
-        last.account_id,
+        owner.accountId,
         sender.number,
-        { sender: sender.number, message: message.text },
+        { sender: sender.number, message: whole.text },
         now,
+        owner.conversation,
       )
       received++
     }
-    return { received, unattributed: messages.length - received }
+    return { received, waiting, unattributed }
   })
+}
+
+/** `to` as the senders table may spell it: as given, and as a number with a +, with 00, or bare. */
+function spellingsOf(to: string): string[] {
+  const trimmed = to.trim()
+  const digits = /^(\+|00)?\d+$/.test(trimmed) ? trimmed.replace(/^(\+|00)/, '') : null
+  return [...new Set([trimmed, ...(digits ? [digits, `+${digits}`, `00${digits}`] : [])])].filter(Boolean)
+}
+
+/** The account (and the SMS it answers, when known) a message from `from` to `to` belongs to. */
+async function ownerOf(
+  trx: Trx,
+  from: string,
+  to: string,
+): Promise<{ accountId: number; conversation?: Conversation } | null> {
+  const spellings = spellingsOf(to)
+  if (spellings.length > 0) {
+    const reply = await trx
+      .selectFrom('outgoing')
+      .select(['account_id', 'id', 'login', 'batch_id'])
+      .where('receiver', '=', from)
+      .where('sender', 'in', spellings)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    if (reply) return { accountId: reply.account_id, conversation: reply }
+    const owners = await trx
+      .selectFrom('senders')
+      .select('account_id')
+      .distinct()
+      .where('sender', 'in', spellings)
+      .where('status', '=', 'enable')
+      .limit(2)
+      .execute()
+    if (owners.length === 1) return { accountId: (owners[0] as { account_id: number }).account_id }
+  }
+  const last = await trx
+    .selectFrom('outgoing')
+    .select(['account_id', 'id', 'login', 'batch_id'])
+    .where('receiver', '=', from)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  return last ? { accountId: last.account_id, conversation: last } : null
+}
+
+/**
+ * Keeps one part of a concatenated message; once all its parts are kept, removes them and answers the
+ * whole message (texts in part order), else null. Parts given up on are removed on the way.
+ */
+async function assemble(
+  trx: Trx,
+  carrier: string,
+  sender: string,
+  message: CarrierIncoming,
+  now: Date,
+): Promise<CarrierIncoming | null> {
+  const part = message.part as NonNullable<CarrierIncoming['part']>
+  await trx
+    .deleteFrom('carrier_incoming_parts')
+    .where('received_at', '<', new Date(now.getTime() - PART_LIFETIME_MS))
+    .execute()
+  await trx
+    .insertInto('carrier_incoming_parts')
+    .values({
+      carrier,
+      sender,
+      reference: part.reference,
+      total: part.total,
+      sequence: part.sequence,
+      recipient: message.to,
+      text: message.text,
+      received_at: now,
+    })
+    .onConflict((oc) => oc.columns(['carrier', 'sender', 'reference', 'total', 'sequence']).doNothing())
+    .execute()
+  const parts = await trx
+    .selectFrom('carrier_incoming_parts')
+    .select(['sequence', 'text', 'recipient'])
+    .where('carrier', '=', carrier)
+    .where('sender', '=', sender)
+    .where('reference', '=', part.reference)
+    .where('total', '=', part.total)
+    .orderBy('sequence')
+    .execute()
+  if (parts.length < part.total) return null
+  await trx
+    .deleteFrom('carrier_incoming_parts')
+    .where('carrier', '=', carrier)
+    .where('sender', '=', sender)
+    .where('reference', '=', part.reference)
+    .where('total', '=', part.total)
+    .execute()
+  return {
+    from: message.from,
+    to: parts[0]?.recipient ?? message.to,
+    text: parts.map((p) => p.text).join(''),
+    at: message.at,
+  }
 }

@@ -545,7 +545,7 @@ export async function signedGet<T>(
 export async function snapshot(db: Db): Promise<string> {
   const { rows } = await sql<{ what: string; n: number }>`
     select 'outgoing ' || state as what, count(*)::int8 as n from outgoing group by state
-    union all select 'carrier steps', count(*)::int8 from carrier_steps
+    union all select 'simulator reports', count(*)::int8 from simulator_reports
     union all select 'callbacks ' || status, count(*)::int8 from callback_deliveries group by status
     order by 1`.execute(db)
   return rows.map((r) => `${r.what} ${r.n}`).join(', ')
@@ -567,7 +567,7 @@ export async function settle(db: Db, rx: Receiver, deadlineMs: number): Promise<
     try {
       const { rows } = await sql<{ open: number; steps: number; pending: number }>`
         select (select count(*)::int8 from outgoing where state <> 'final') as open,
-               (select count(*)::int8 from carrier_steps) as steps,
+               (select count(*)::int8 from simulator_reports) as steps,
                (select count(*)::int8 from callback_deliveries where status = 'pending') as pending`.execute(
         db,
       )

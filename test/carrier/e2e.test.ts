@@ -128,7 +128,7 @@ t.test('ovh client → submit_sm at the SMSC → receipt → callBack with ptt 4
     },
   )
   t.match(results, [{ ok: true }, { ok: true }, { ok: true, value: { validReceivers: ['+33601020304'] } }])
-  const id = (results[2]?.value as { ids: number[] }).ids[0]
+  const id = (results[2]?.value as { ids: number[] } | undefined)?.ids[0]
 
   await waitFor('the submit_sm at the SMSC', () => smsc.submits.length === 1)
   const [submit] = smsc.submits

@@ -16,6 +16,8 @@ const CLAIM_BATCH = 500
 /** Claimed and not yet recorded, at most: what keeps carriers' windows full without holding too much. */
 const MAX_IN_FLIGHT = 2000
 const BATCH = 500
+/** How long a report whose carrier id is unknown is kept in case its hand-over gets recorded. */
+const UNMATCHED_LIFETIME_MS = 7 * 24 * 3_600_000
 /** "Undeliverable as is / not billed": a message no configured carrier takes any more. */
 const NO_ROUTE = { ptt: 20, dlr: 16 }
 
@@ -302,6 +304,11 @@ export class SendingWorker extends PollingWorker {
    */
   private async applyLateReports(): Promise<number> {
     const now = this.clock.now()
+    // Kept aside for a week at most: SMSCs retry receipts for days, not for ever.
+    await this.db
+      .deleteFrom('carrier_reports_unmatched')
+      .where('received_at', '<', new Date(now.getTime() - UNMATCHED_LIFETIME_MS))
+      .execute()
     return this.db.transaction().execute(async (trx) => {
       const late = await trx
         .deleteFrom('carrier_reports_unmatched as u')

@@ -16,7 +16,7 @@ import { callbackReceiver, carrierApp, creditsLeft, smppUrl } from './setup.js'
 const smsc = await FakeSmsc.start()
 t.teardown(() => smsc.close())
 const receiver = await callbackReceiver(t)
-const { app, send, outgoing, db, accountId } = await carrierApp(
+const { app, send, outgoing, db, accountId, clock } = await carrierApp(
   t,
   { CARRIER_URL: smppUrl(smsc.port) },
   { callBack: receiver.url, stopCallBack: `${receiver.url}?kind=stop` },
@@ -129,6 +129,9 @@ t.test('a receipt for an id no message has is acknowledged and kept aside, harml
   t.same(kept, [{ carrier: 'upstream', carrier_message_id: 'nobody-knows-1' }])
   await app.sendingWorker.runOnce()
   t.equal(await changes(), before, 'the worker finds nothing to apply')
+  clock.advance(8 * 24 * 3_600_000)
+  await app.sendingWorker.runOnce()
+  t.same(await db.selectFrom('carrier_reports_unmatched').selectAll().execute(), [], 'forgotten after a week')
   t.equal(
     await smsc.deliver({ esm_class: 0x04, short_message: Buffer.from('not a receipt') }),
     STATUS.ESME_RX_R_APPN,

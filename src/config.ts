@@ -99,6 +99,13 @@ const EnvSchema = Type.Object({
     default: 250,
     description: 'how often the sending worker looks for due messages and carrier steps (ms)',
   }),
+  HANDOVER_LEASE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description:
+      'how long a replica keeps messages and simulator reports it took hidden from the others: what a replica killed mid-hand-over delays (ms)',
+  }),
   TRUST_PROXY: Type.Optional(
     Type.String({
       description: 'comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is trusted',
@@ -223,6 +230,8 @@ export type Config = {
    */
   stopMention: string | null
   sendingPollMs: number
+  /** How long a claimed hand-over (a message to a carrier, a simulator report) stays with its replica. */
+  handoverLeaseMs: number
   trustProxy: string[] | null
   alerts: { smtpUrl: string | null; from: string; retryScheduleMs: number[] }
   callbacks: {
@@ -331,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     carriers: parseCarriers(parsed.CARRIERS, parsed.CARRIER_URL),
     stopMention: parsed.STOP_MENTION ?? null,
     sendingPollMs: parsed.SENDING_POLL_MS,
+    handoverLeaseMs: parsed.HANDOVER_LEASE_MS,
     callbacks: {
       dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
       concurrency: parsed.DISPATCHER_CONCURRENCY,

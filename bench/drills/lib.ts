@@ -256,6 +256,9 @@ export const serverEnv = (databaseUrl: string, port: number): Record<string, str
   CALLBACK_TIMEOUT_MS: '2000',
   SIMULATOR_DELAY_MS: '300',
   SENDING_POLL_MS: '100',
+  // What a killed process had handed over (messages to the carrier, simulator reports) comes back
+  // after this lease, not after the default minute.
+  HANDOVER_LEASE_MS: '5000',
 })
 
 /** `node --import tsx src/server.ts`, its output kept (not printed unless the drill fails). */

@@ -1,5 +1,5 @@
 import { applyStatusReports } from '../../src/sending/status.js'
-import type { BenchDatabase } from './pg.js'
+import type { ThrowawayDatabase } from '../../test/support/postgres.js'
 import { openDb, sleep, wallMs } from './setup.js'
 
 /**
@@ -9,7 +9,7 @@ import { openDb, sleep, wallMs } from './setup.js'
  * comparable with the receiver's), the failures and the worst lag behind the schedule.
  */
 export type GeneratorTask = {
-  database: Pick<BenchDatabase, 'url' | 'searchPath' | 'label'>
+  database: Pick<ThrowawayDatabase, 'url' | 'searchPath' | 'label'>
   ids: number[]
   rate: number
 }

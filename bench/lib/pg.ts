@@ -195,6 +195,13 @@ export async function pgStatsReport(url: string, top = 15): Promise<void> {
               regexp_replace(left(query, 140), '\\s+', ' ', 'g') as query
          from pg_stat_statements order by total_exec_time desc limit ${top}`,
     )
+    const tables = await client.query<{ relname: string; upd: number; hot: number }>(
+      `select relname, n_tup_upd::int as upd, n_tup_hot_upd::int as hot from pg_stat_user_tables
+        where n_tup_upd > 0 order by n_tup_upd desc limit 5`,
+    )
+    console.log(
+      `updates (HOT of all): ${tables.rows.map((t) => `${t.relname} ${t.hot}/${t.upd}`).join(', ')}`,
+    )
     console.log('pg_stat_statements (total ms, calls, rows, statement):')
     for (const r of rows)
       console.log(

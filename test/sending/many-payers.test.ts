@@ -29,12 +29,13 @@ const users: [string, number | null][] = [
   ['plenty03', 50],
 ]
 for (const [login, quota] of users) {
-  t.equal((await call(app, 'POST', `/1.0/sms/${SERVICE}/users`, { login, password: 'abcd1234' })).status, 200)
+  const created = await call(app, 'POST', `/1.0/sms/${SERVICE}/users`, { login, password: 'abcd1234' })
+  if (created.status !== 200) throw new Error(`${login} not created: ${created.status}`)
   if (quota !== null) {
     const set = await call(app, 'PUT', `/1.0/sms/${SERVICE}/users/${login}`, {
       quotaInformations: { quotaStatus: 'active', quotaLeft: quota },
     })
-    t.equal(set.status, 200, `${login}: quota ${quota}`)
+    if (set.status !== 200) throw new Error(`${login}: quota not set: ${set.status}`)
   }
 }
 

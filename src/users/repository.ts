@@ -28,7 +28,6 @@ export async function findUserByServiceName(
   return query.executeTakeFirst()
 }
 
-/** True when the account has this user. */
 /** Which of these logins are users of the account: one query. */
 export async function existingLogins(
   db: Executor,
@@ -45,6 +44,7 @@ export async function existingLogins(
   return rows.map((row) => row.login)
 }
 
+/** True when the account has this user. */
 export async function userExists(db: Executor, accountId: number, login: string): Promise<boolean> {
   const row = await db
     .selectFrom('sms_users')

@@ -117,6 +117,15 @@ export async function startCluster(): Promise<ThrowawayCluster> {
     })
   }
 
+  // BENCH_FSYNC=on: what a real deployment runs (fsync, synchronous_commit, full_page_writes on).
+  const durable = process.env.BENCH_FSYNC === 'on'
+  const durability = durable
+    ? '-c fsync=on -c synchronous_commit=on -c full_page_writes=on'
+    : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off'
+  // BENCH_PG_OPTIONS: more server settings, e.g. pg_stat_statements to see where PostgreSQL's time goes.
+  const extra =
+    (process.env.BENCH_PG_OPTIONS ? ` ${process.env.BENCH_PG_OPTIONS}` : '') +
+    (pgStatsWanted() ? ' -c shared_preload_libraries=pg_stat_statements' : '')
   const startArgs = (port: number) => [
     '-D',
     data,
@@ -126,8 +135,7 @@ export async function startCluster(): Promise<ThrowawayCluster> {
     '-t',
     '60',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off ` +
-      '-c full_page_writes=off -c max_connections=200',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${durability} -c max_connections=200${extra}`,
     'start',
   ]
   let port = 0
@@ -147,7 +155,7 @@ export async function startCluster(): Promise<ThrowawayCluster> {
   await runSql(serverUrl, 'create database sms_mirror_bench')
   return {
     url: `postgres://postgres@127.0.0.1:${port}/sms_mirror_bench`,
-    label: `throwaway PostgreSQL (${bin.split('/').at(-2)}, fsync off)`,
+    label: `throwaway PostgreSQL (${bin.split('/').at(-2)}, ${durable ? 'fsync on, synchronous_commit on' : 'fsync off'})`,
     stop: async () => stopSync(),
     port,
     stopServer: (mode = 'fast') => runAsync('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']),
@@ -163,4 +171,43 @@ export async function freshDatabaseOn(owner: Teardown, given: string, prefix = '
   const url = new URL(given)
   url.pathname = `/${name}`
   return url.toString()
+}
+
+/**
+ * With BENCH_PG_STATS=1 (and a throwaway cluster): pg_stat_statements is loaded, and `report` prints
+ * the statements that took PostgreSQL's time, most first — the database's side of a profile.
+ */
+export const pgStatsWanted = () => process.env.BENCH_PG_STATS === '1'
+
+export async function pgStatsReset(url: string): Promise<void> {
+  if (!pgStatsWanted()) return
+  await runSql(url, 'create extension if not exists pg_stat_statements')
+  await runSql(url, 'select pg_stat_statements_reset()')
+}
+
+export async function pgStatsReport(url: string, top = 15): Promise<void> {
+  if (!pgStatsWanted()) return
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ ms: number; calls: number; rows: number; query: string }>(
+      `select round(total_exec_time)::int as ms, calls::int, rows::int,
+              regexp_replace(left(query, 140), '\\s+', ' ', 'g') as query
+         from pg_stat_statements order by total_exec_time desc limit ${top}`,
+    )
+    const tables = await client.query<{ relname: string; upd: number; hot: number }>(
+      `select relname, n_tup_upd::int as upd, n_tup_hot_upd::int as hot from pg_stat_user_tables
+        where n_tup_upd > 0 order by n_tup_upd desc limit 5`,
+    )
+    console.log(
+      `updates (HOT of all): ${tables.rows.map((t) => `${t.relname} ${t.hot}/${t.upd}`).join(', ')}`,
+    )
+    console.log('pg_stat_statements (total ms, calls, rows, statement):')
+    for (const r of rows)
+      console.log(
+        `${String(r.ms).padStart(7)} ${String(r.calls).padStart(7)} ${String(r.rows).padStart(8)}  ${r.query}`,
+      )
+  } finally {
+    await client.end()
+  }
 }

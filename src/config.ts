@@ -38,6 +38,13 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection URL (postgres://…)' }),
   ),
+  DATABASE_WAIT_S: Type.Integer({
+    minimum: 0,
+    maximum: 3600,
+    default: 30,
+    description:
+      'seconds start waits for a PostgreSQL server that is unreachable or still starting (0 to 3600)',
+  }),
   DATA_DIR: Type.String({
     minLength: 1,
     default: './data',
@@ -203,6 +210,8 @@ export type Config = {
   port: number
   host: string
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null }
+  /** How long start retries a PostgreSQL server that refuses connections or cannot be reached. */
+  databaseWaitMs: number
   logLevel: Env['LOG_LEVEL']
   /** false: phone numbers, message texts and e-mail addresses are kept out of log lines. */
   logPersonalData: boolean
@@ -320,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     database: parsed.DATABASE_URL
       ? { kind: 'postgres', url: parsed.DATABASE_URL }
       : { kind: 'pglite', dataDir: inMemory ? null : parsed.DATA_DIR },
+    databaseWaitMs: parsed.DATABASE_WAIT_S * 1000,
     logLevel: parsed.LOG_LEVEL,
     logPersonalData: parsed.LOG_PERSONAL_DATA === 'true',
     http: {

@@ -17,7 +17,8 @@ import { createAccount } from '../src/accounts/service.js'
 import { ALL_OWNERS } from '../src/auth/scope.js'
 import { loadConfig } from '../src/config.js'
 import { prepareSend } from '../src/sending/request.js'
-import { freePort, pgStatsReport, pgStatsReset, startDatabase } from './lib/pg.js'
+import { freePort } from '../test/support/ports.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import { benchApp, machine, printTable, round, verdict } from './lib/setup.js'
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000)

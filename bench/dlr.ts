@@ -25,7 +25,7 @@ import { migrateToLatest } from '../src/db/migrate.js'
 import { CallbackDispatcher } from '../src/dlr/dispatcher.js'
 import { createCallbackAgent } from '../src/dlr/ssrf.js'
 import { createUser } from '../src/users/service.js'
-import { startDatabase } from './lib/pg.js'
+import { startDatabase } from '../test/support/postgres.js'
 import {
   benchApp,
   machine,

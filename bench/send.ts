@@ -19,9 +19,9 @@ import { systemClock } from '../src/clock.js'
 import type { Db } from '../src/db/index.js'
 import { createSender, setSenderValidation } from '../src/senders/service.js'
 import { createUser, updateUserSettings } from '../src/users/service.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import { type Kannel, startKannel } from './lib/kannel.js'
 import { type LoadResult, type LoadSpec, runLoad } from './lib/load.js'
-import { pgStatsReport, pgStatsReset, startDatabase } from './lib/pg.js'
 import { benchApp, createKeys, listenLocal, machine, printTable, round, verdict } from './lib/setup.js'
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)

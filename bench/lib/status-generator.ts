@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { applyStatusReports } from '../../src/sending/status.js'
-import type { BenchDatabase } from './pg.js'
+import type { ThrowawayDatabase } from '../../test/support/postgres.js'
 import { openDb, sleep } from './setup.js'
 
 /**
@@ -16,7 +16,7 @@ import { openDb, sleep } from './setup.js'
  * callback arrived (or WAIT_MS after the last commit).
  */
 export type GeneratorTask = {
-  database: Pick<BenchDatabase, 'url' | 'searchPath' | 'label'>
+  database: Pick<ThrowawayDatabase, 'url' | 'searchPath' | 'label'>
   ids: number[]
   rate: number
 }

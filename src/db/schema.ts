@@ -25,6 +25,40 @@ export interface Database {
   alerts: AlertsTable
   callback_deliveries: CallbackDeliveriesTable
   http2sms_guard: Http2smsGuardTable
+  smpp_accounts: SmppAccountsTable
+  smpp_deliveries: SmppDeliveriesTable
+}
+
+/** The SMPP side of an smpp- account (src/smpp-server/). */
+export interface SmppAccountsTable {
+  account_id: number
+  system_id: string
+  /** Sealed by the secret box. */
+  password_enc: string
+  password_version: Generated<number>
+  /** Addresses and CIDR blocks (JSON list of strings). */
+  allowed_ips: ColumnType<string[], string | undefined, string>
+  throughput: Generated<number>
+  windowing: Generated<number>
+  created_at: CreatedAt
+}
+
+export type SmppDeliveryState = 'pending' | 'delivered' | 'failed'
+
+/** deliver_sm waiting for a bound receiver of the account: receipts and MO, in id order per account. */
+export interface SmppDeliveriesTable {
+  id: Generated<number>
+  account_id: number
+  kind: 'receipt' | 'mo'
+  outgoing_id: number | null
+  incoming_id: number | null
+  pdu: ColumnType<unknown, string, string>
+  state: Generated<SmppDeliveryState>
+  attempts: Generated<number>
+  next_attempt_at: Date
+  last_error: string | null
+  created_at: Date
+  delivered_at: Date | null
 }
 
 /**
@@ -84,6 +118,9 @@ export interface AlertsTable {
   next_attempt_at: Date
   last_error: string | null
   created_at: Date
+  /** 'limit': a quota alert; 'smpp_password': a regenerated SMPP password (in secret_enc) to mail. */
+  kind: Generated<'limit' | 'smpp_password'>
+  secret_enc: string | null
 }
 
 export interface SendersTable {
@@ -303,6 +340,8 @@ type CreatedAt = ColumnType<Date, Date | string | undefined, never>
 export interface OwnersTable {
   id: Generated<number>
   name: string
+  /** Where a regenerated SMPP password is mailed. */
+  contact_email: string | null
   created_at: CreatedAt
 }
 

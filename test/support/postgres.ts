@@ -1,18 +1,19 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { freePort } from './ports.js'
+import type { Teardown } from './teardown.js'
 
 /**
- * The PostgreSQL a bench runs on: `DATABASE_URL` when set (the bench works in a schema of its own,
- * dropped at the end), else a throwaway cluster started like .ci/run does (initdb as the postgres
+ * Throwaway PostgreSQL for benches, drills and process tests: `DATABASE_URL` when set (the bench
+ * works in a schema of its own, dropped at the end), else a throwaway cluster started like .ci/run does (initdb as the postgres
  * user into a temporary folder, a free 127.0.0.1 port, fsync off), stopped and removed at the end.
  */
-export type BenchDatabase = {
+export type ThrowawayDatabase = {
   url: string
   searchPath?: string
   /** Where it came from, for the report. */
@@ -20,7 +21,7 @@ export type BenchDatabase = {
   stop(): Promise<void>
 }
 
-export async function startDatabase(): Promise<BenchDatabase> {
+export async function startDatabase(): Promise<ThrowawayDatabase> {
   const given = process.env.DATABASE_URL
   if (given) {
     const schema = `bench_${randomBytes(5).toString('hex')}`
@@ -62,22 +63,11 @@ function postgresBin(): string {
   return join(root, preferred, 'bin')
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
 /**
  * A throwaway cluster this process owns (never DATABASE_URL): besides `stop` (stop and remove), its
  * server can be stopped and started again on the same port and data folder, for fault drills.
  */
-export type BenchCluster = BenchDatabase & {
+export type ThrowawayCluster = ThrowawayDatabase & {
   port: number
   /** pg_ctl stop -m `mode` (waits); the data folder stays. */
   stopServer(mode?: 'smart' | 'fast' | 'immediate'): Promise<void>
@@ -85,7 +75,7 @@ export type BenchCluster = BenchDatabase & {
   startServer(): Promise<void>
 }
 
-export async function startCluster(): Promise<BenchCluster> {
+export async function startCluster(): Promise<ThrowawayCluster> {
   const bin = postgresBin()
   const dir = mkdtempSync(join(tmpdir(), 'sms-mirror-bench-pg.'))
   const asRoot = process.getuid?.() === 0
@@ -171,6 +161,16 @@ export async function startCluster(): Promise<BenchCluster> {
     stopServer: (mode = 'fast') => runAsync('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']),
     startServer: () => runAsync('pg_ctl', startArgs(port)),
   }
+}
+
+/** A fresh database on the server of `given` (a DATABASE_URL), dropped (with force) at teardown. */
+export async function freshDatabaseOn(owner: Teardown, given: string, prefix = 't'): Promise<string> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`
+  await runSql(given, `create database ${name}`)
+  owner.teardown(() => runSql(given, `drop database if exists ${name} with (force)`))
+  const url = new URL(given)
+  url.pathname = `/${name}`
+  return url.toString()
 }
 
 /**

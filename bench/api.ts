@@ -11,7 +11,7 @@ import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { ALL_OWNERS } from '../src/auth/scope.js'
 import { createUser } from '../src/users/service.js'
-import { startDatabase } from '../test/support/postgres.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import { nowSeconds, signedHeaders } from '../test/support/signing.js'
 import { type LoadResult, runLoad } from './lib/load.js'
 import {
@@ -148,6 +148,7 @@ async function main() {
     await runLoad({ url: s.url, path: s.path, headers: s.headers, connections: CONNECTIONS, durationS: 2 })
   }
   const runs: LoadResult[][] = scenarios.map(() => [])
+  await pgStatsReset(database.url)
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
     for (const [i, s] of scenarios.entries()) {
       process.stderr.write(
@@ -170,6 +171,7 @@ async function main() {
     }
   }
   const loadAfter = loadavg()[0] as number
+  await pgStatsReport(database.url)
   await app.close()
   await bare.close()
 

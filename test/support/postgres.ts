@@ -202,6 +202,11 @@ export async function pgStatsReport(url: string, top = 15): Promise<void> {
     console.log(
       `updates (HOT of all): ${tables.rows.map((t) => `${t.relname} ${t.hot}/${t.upd}`).join(', ')}`,
     )
+    const sum = await client.query<{ ms: number; calls: number }>(
+      `select round(sum(total_exec_time))::int as ms, sum(calls)::int as calls from pg_stat_statements
+        where query not like '%pg_stat_statements%'`,
+    )
+    console.log(`statements: ${sum.rows[0]?.calls} run, ${sum.rows[0]?.ms} ms of execution in all`)
     console.log('pg_stat_statements (total ms, calls, rows, statement):')
     for (const r of rows)
       console.log(

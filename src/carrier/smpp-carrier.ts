@@ -339,7 +339,9 @@ export class SmppCarrier implements Carrier {
     if (submission.aborted || failed) {
       const reason =
         failed && 'error' in failed ? failed.error : 'the session was lost before every part was sent'
-      return { kind: 'retry', reason: `no answer: ${reason}`, afterMs: 0 }
+      // Another session can take it now; with none left, it waits for the next bind (in the database).
+      const afterMs = this.links.some((link) => link.canSubmit) ? 0 : this.untilNextBindMs()
+      return { kind: 'retry', reason: `no answer: ${reason}`, afterMs }
     }
     const answers = submission.answers as { status: number; id: string }[]
     const refused = answers.find((a) => a.status !== STATUS.ESME_ROK)
@@ -452,8 +454,12 @@ class Link {
     return this.status === 'stopped'
   }
 
+  /**
+   * Bound, and its connection still open: between the socket's close and the end of the attempt
+   * (microtasks apart) the status still reads bound, and nothing may be sent on a closed session.
+   */
   get canSubmit(): boolean {
-    return this.status === 'bound' && this.role !== 'receiver'
+    return this.status === 'bound' && this.role !== 'receiver' && this.session?.isOpen === true
   }
 
   get canReceive(): boolean {

@@ -21,3 +21,4 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   await app.close()
 })
 await app.listen({ port: config.port, host: config.host })
+await app.smppServer.listen()

@@ -256,6 +256,8 @@ export const serverEnv = (databaseUrl: string, port: number): Record<string, str
   CALLBACK_TIMEOUT_MS: '2000',
   SIMULATOR_DELAY_MS: '300',
   SENDING_POLL_MS: '100',
+  // Any free port: drills run beside other processes that may hold 2775.
+  SMPP_PORT: '0',
 })
 
 /** `node --import tsx src/server.ts`, its output kept (not printed unless the drill fails). */

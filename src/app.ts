@@ -95,7 +95,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(sendingPlugin)
   await app.register(carrierPlugin, { workers })
   await app.register(alertsPlugin, { workers })
-  await app.register(smppServerPlugin)
+  await app.register(smppServerPlugin, { workers })
   await app.register(docsPlugin)
   await app.register(healthRoute)
 

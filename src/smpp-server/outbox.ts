@@ -69,7 +69,7 @@ export async function enqueueSmppReceipts(
   const deliveries: NewDelivery[] = []
   for (const change of changes) {
     const row = byId.get(change.outgoingId)
-    if (!row || !row.message_id) continue
+    if (!row?.message_id) continue
     const mask = row.smpp_receipt ?? 0
     const receipt = receiptOfStatus(change.ptt, change.dlr)
     const final = FINAL.has(change.dlr)

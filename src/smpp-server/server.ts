@@ -206,7 +206,7 @@ export class SmppServer {
           void session.close()
           return
         case 'submit_sm':
-          if (!bound || !bound.transmits) {
+          if (!bound?.transmits) {
             session.respond(pdu, {}, STATUS.ESME_RINVBNDSTS)
             return
           }

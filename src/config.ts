@@ -38,6 +38,13 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection URL (postgres://…)' }),
   ),
+  DATABASE_WAIT_S: Type.Integer({
+    minimum: 0,
+    maximum: 3600,
+    default: 30,
+    description:
+      'seconds start waits for a PostgreSQL server that is unreachable or still starting (0 to 3600)',
+  }),
   DATA_DIR: Type.String({
     minLength: 1,
     default: './data',
@@ -98,6 +105,13 @@ const EnvSchema = Type.Object({
     maximum: 60_000,
     default: 250,
     description: 'how often the sending worker looks for due messages and carrier steps (ms)',
+  }),
+  HANDOVER_LEASE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description:
+      'how long a replica keeps messages and simulator reports it took hidden from the others: what a replica killed mid-hand-over delays (ms)',
   }),
   TRUST_PROXY: Type.Optional(
     Type.String({
@@ -242,6 +256,8 @@ export type Config = {
   port: number
   host: string
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null }
+  /** How long start retries a PostgreSQL server that refuses connections or cannot be reached. */
+  databaseWaitMs: number
   logLevel: Env['LOG_LEVEL']
   /** false: phone numbers, message texts and e-mail addresses are kept out of log lines. */
   logPersonalData: boolean
@@ -270,6 +286,8 @@ export type Config = {
    */
   stopMention: string | null
   sendingPollMs: number
+  /** How long a claimed hand-over (a message to a carrier, a simulator report) stays with its replica. */
+  handoverLeaseMs: number
   trustProxy: string[] | null
   alerts: { smtpUrl: string | null; from: string; retryScheduleMs: number[] }
   callbacks: {
@@ -358,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     database: parsed.DATABASE_URL
       ? { kind: 'postgres', url: parsed.DATABASE_URL }
       : { kind: 'pglite', dataDir: inMemory ? null : parsed.DATA_DIR },
+    databaseWaitMs: parsed.DATABASE_WAIT_S * 1000,
     logLevel: parsed.LOG_LEVEL,
     logPersonalData: parsed.LOG_PERSONAL_DATA === 'true',
     http: {
@@ -379,6 +398,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     carriers: parseCarriers(parsed.CARRIERS, parsed.CARRIER_URL),
     stopMention: parsed.STOP_MENTION ?? null,
     sendingPollMs: parsed.SENDING_POLL_MS,
+    handoverLeaseMs: parsed.HANDOVER_LEASE_MS,
     callbacks: {
       dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
       concurrency: parsed.DISPATCHER_CONCURRENCY,

@@ -168,7 +168,7 @@ const failed = (error: number, message: string): Result => ({ ok: false, error, 
 
 const callBack = 'https://example.com/dlr?é=1' // non-ASCII: the clients send it as \u00e9
 const userAfterCreate = (login: string) => ({
-  alertThresholdInformations: { alertEmail: null, alertNumber: null, alertThreshold: -1, support: 'mail' },
+  alertThresholdInformations: { alertEmail: '', alertNumber: '', alertThreshold: -1, support: 'mail' },
   callBack: null,
   ipRestrictions: [],
   login,

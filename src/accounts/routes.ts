@@ -4,7 +4,7 @@ import { invalid } from '../errors.js'
 import { ref, ServiceNameParam, Void } from '../http/schema.js'
 import { hasAtMostTwoDecimals, toHundredths } from './amounts.js'
 import { transferCredits } from './ledger.js'
-import { AccountUpdate, AccountWithIAM } from './schema.js'
+import { AccountUpdate, AccountWithIAM, IamTagsQuery } from './schema.js'
 import { getAccount, listAccounts, updateAccountSettings } from './service.js'
 
 export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -18,10 +18,20 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: 'Names of the caller’s SMS accounts',
+        querystring: IamTagsQuery,
         response: { 200: Type.Array(Type.String()) },
       },
+      preValidation: async (request) => {
+        const query = request.query as { iamTags?: unknown }
+        if (typeof query.iamTags !== 'string') return
+        try {
+          query.iamTags = JSON.parse(query.iamTags)
+        } catch {
+          throw invalid('iamTags', 'a JSON object such as {"env":[{"operator":"EQ","value":"prod"}]}')
+        }
+      },
     },
-    (request) => listAccounts(db, request.scope),
+    (request) => listAccounts(db, request.scope, request.query.iamTags),
   )
 
   app.get(

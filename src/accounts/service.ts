@@ -35,7 +35,18 @@ const DEFAULT_TEMPLATES: Templates = {
   smsBody: null,
 }
 
-export const listAccounts = (db: Db, scope: Scope) => listServiceNames(db, scope)
+/**
+ * OVH's iamTags filter: an account matches when, for every tag named, it carries one of the values.
+ * Accounts here carry no IAM tags (`iam.tags` is null), so a filter naming any tag matches none.
+ */
+export async function listAccounts(
+  db: Db,
+  scope: Scope,
+  iamTags?: Record<string, { operator?: 'EQ' | null; value: string }[]>,
+): Promise<string[]> {
+  if (iamTags && Object.keys(iamTags).length > 0) return []
+  return listServiceNames(db, scope)
+}
 
 export async function requireAccount(db: Db, scope: Scope, serviceName: string): Promise<AccountRow> {
   const account = await findAccount(db, scope, serviceName)

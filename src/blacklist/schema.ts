@@ -1,12 +1,12 @@
 import { Type } from 'typebox'
-import { nullable } from '../http/schema.js'
+import { nullable, readOnly } from '../http/schema.js'
 
 export const Blacklist = Type.Object(
   {
-    batchID: nullable(Type.String({ format: 'uuid' })),
-    dateCreation: Type.String({ format: 'date-time' }),
-    number: Type.String(),
-    smsOutgoingID: nullable(Type.Integer()),
+    batchID: readOnly(nullable(Type.String({ format: 'uuid' }))),
+    dateCreation: Type.String({ format: 'date-time', readOnly: true }),
+    number: Type.String({ readOnly: true }),
+    smsOutgoingID: readOnly(nullable(Type.Integer())),
   },
   { $id: 'sms.Blacklist', additionalProperties: false },
 )

@@ -7,6 +7,7 @@ import { Type } from 'typebox'
  */
 export const PttDurationTypeEnum = Type.Enum(['indeterminated', 'permanent', 'temporary'], {
   $id: 'sms.PttDurationTypeEnum',
+  type: 'string',
 })
 
 export const PttDetails = Type.Object(

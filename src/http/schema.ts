@@ -1,9 +1,35 @@
 import { type Static, type TSchema, type TUnsafe, Type } from 'typebox'
 
 /** A reference to a model registered with `app.addSchema`, typed as the model itself. */
-export function ref<T extends TSchema & { $id?: string }>(schema: T): TUnsafe<Static<T>> {
+export function ref<T extends TSchema & { $id?: string }>(
+  schema: T,
+  options: { readOnly?: boolean; description?: string } = {},
+): TUnsafe<Static<T>> {
   if (!schema.$id) throw new Error('ref() needs a schema with $id')
-  return Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#` } as unknown as TSchema)
+  const target = { $ref: `${schema.$id}#` }
+  // @fastify/swagger drops the keywords beside a $ref (OpenAPI 3.0's rule): annotations go around it.
+  const wrapped = Object.keys(options).length > 0 ? { allOf: [target], ...options } : target
+  return Type.Unsafe<Static<T>>(wrapped as unknown as TSchema)
+}
+
+/** A reference to a model, or null (OVH's `canBeNull` on a model- or enum-typed property). */
+export function nullableRef<T extends TSchema & { $id?: string }>(
+  schema: T,
+  options: { readOnly?: boolean; description?: string } = {},
+): TUnsafe<Static<T> | null> {
+  if (!schema.$id) throw new Error('nullableRef() needs a schema with $id')
+  return Type.Unsafe<Static<T> | null>({
+    anyOf: [{ $ref: `${schema.$id}#` }, { type: 'null' }],
+    ...options,
+  } as unknown as TSchema)
+}
+
+/**
+ * OVH's `readOnly`: the server owns the field (generated clients leave it out of what they send). Only
+ * an annotation: PUT routes still accept the current value, as OVH's clients send the whole model back.
+ */
+export function readOnly<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+  return Type.Unsafe<Static<T>>({ ...schema, readOnly: true } as unknown as TSchema)
 }
 
 /** `type: [T, "null"]` rather than anyOf, so serialisation stays on fast-json-stringify's fast path. */

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { nullable, ref, ServiceNameParam } from '../http/schema.js'
+import { nullable, readOnly, ref, ServiceNameParam } from '../http/schema.js'
 
 export const SENDER_RULE =
   '1 to 11 letters or digits (alphanumeric sender), or a number of up to 15 digits with an optional leading +'
@@ -10,17 +10,20 @@ export const MAX_REASON_LENGTH = 1000
 
 export const StatusSenderEnum = Type.Enum(['disable', 'enable', 'refused', 'waitingValidation'], {
   $id: 'sms.StatusSenderEnum',
+  type: 'string',
   description: 'one of disable, enable, refused, waitingValidation',
 })
 export const RefererSenderEnum = Type.Enum(['custom', 'domain', 'line', 'nic', 'owner', 'virtual'], {
   $id: 'sms.RefererSenderEnum',
+  type: 'string',
   description: 'one of custom, domain, line, nic, owner, virtual',
 })
 
 type SenderType = 'alpha' | 'numeric' | 'shortcode' | 'virtual'
 const NullableSenderType = Type.Unsafe<SenderType | null>({
   anyOf: [{ $ref: 'sms.TypeSenderEnum#' }, { type: 'null' }],
-  description: 'one of alpha, numeric, shortcode, virtual, or null',
+  description: 'one of alpha, numeric, shortcode, virtual, or null (read-only)',
+  readOnly: true,
 })
 
 const SenderName = Type.String({ pattern: SENDER_PATTERN, description: SENDER_RULE })
@@ -28,15 +31,17 @@ const Description = Type.String({
   maxLength: MAX_DESCRIPTION_LENGTH,
   description: `at most ${MAX_DESCRIPTION_LENGTH} characters`,
 })
-const Comment = nullable(Type.String({ description: 'operator comment (read-only)' }))
-const ValidationMedia = nullable(Type.String({ description: 'how the sender was validated (read-only)' }))
+const Comment = readOnly(nullable(Type.String({ description: 'operator comment (read-only)' })))
+const ValidationMedia = readOnly(
+  nullable(Type.String({ description: 'how the sender was validated (read-only)' })),
+)
 
 export const Sender = Type.Object(
   {
     comment: Comment,
     description: Description,
-    referer: ref(RefererSenderEnum),
-    sender: Type.String({ description: 'the sender name (read-only)' }),
+    referer: ref(RefererSenderEnum, { readOnly: true }),
+    sender: Type.String({ description: 'the sender name (read-only)', readOnly: true }),
     status: ref(StatusSenderEnum),
     type: NullableSenderType,
     validationMedia: ValidationMedia,
@@ -44,18 +49,18 @@ export const Sender = Type.Object(
   { $id: 'sms.Sender', additionalProperties: false },
 )
 
-const readOnly = (what: string) => `read-only: accepted only when equal to the current ${what}`
+const readOnlyNote = (what: string) => `read-only: accepted only when equal to the current ${what}`
 
 /** PUT body: sms.Sender with every field optional; read-only fields are checked, not written. */
 export const SenderUpdate = Type.Object(
   {
-    comment: Type.Optional(nullable(Type.String({ description: readOnly('comment') }))),
+    comment: Type.Optional(nullable(Type.String({ description: readOnlyNote('comment') }))),
     description: Type.Optional(Description),
     referer: Type.Optional(ref(RefererSenderEnum)),
-    sender: Type.Optional(Type.String({ description: readOnly('sender') })),
+    sender: Type.Optional(Type.String({ description: readOnlyNote('sender') })),
     status: Type.Optional(ref(StatusSenderEnum)),
     type: Type.Optional(NullableSenderType),
-    validationMedia: Type.Optional(nullable(Type.String({ description: readOnly('validationMedia') }))),
+    validationMedia: Type.Optional(nullable(Type.String({ description: readOnlyNote('validationMedia') }))),
   },
   {
     additionalProperties: false,

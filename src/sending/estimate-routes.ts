@@ -6,11 +6,13 @@ import { MAX_MESSAGE_LENGTH } from './schema.js'
 
 export const EncodingEnum = Type.Enum(['7bits', 'unicode'], {
   $id: 'sms.EncodingEnum',
+  type: 'string',
   description: '7bits or unicode',
 })
 
 export const TypeSenderEnum = Type.Enum(['alpha', 'numeric', 'shortcode', 'virtual'], {
   $id: 'sms.TypeSenderEnum',
+  type: 'string',
   description: 'one of alpha, numeric, shortcode, virtual',
 })
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { nullable, ref } from '../http/schema.js'
+import { nullable, readOnly, ref } from '../http/schema.js'
 
 export const MAX_MESSAGE_LENGTH = 5000
 export const MAX_RECEIVERS = 1000
@@ -7,15 +7,22 @@ export const MAX_TAG_LENGTH = 20
 
 export const ClassEnum = Type.Enum(['flash', 'phoneDisplay', 'sim', 'toolkit'], {
   $id: 'sms.ClassEnum',
+  type: 'string',
   description: 'one of flash, phoneDisplay, sim, toolkit',
 })
 export const CodingEnum = Type.Enum(['7bit', '8bit'], {
   $id: 'sms.CodingEnum',
+  type: 'string',
   description: 'one of 7bit, 8bit',
 })
-export const CharsetEnum = Type.Enum(['UTF-8'], { $id: 'sms.CharsetEnum', description: 'UTF-8' })
+export const CharsetEnum = Type.Enum(['UTF-8'], {
+  $id: 'sms.CharsetEnum',
+  type: 'string',
+  description: 'UTF-8',
+})
 export const PriorityEnum = Type.Enum(['high', 'low', 'medium', 'veryLow'], {
   $id: 'sms.PriorityEnum',
+  type: 'string',
   description: 'one of high, low, medium, veryLow',
 })
 
@@ -70,22 +77,22 @@ export const SmsSendingReport = Type.Object(
   { $id: 'sms.SmsSendingReport', additionalProperties: false },
 )
 
-const DateTime = Type.String({ format: 'date-time' })
+const DateTime = Type.String({ format: 'date-time', readOnly: true })
 
 const jobFields = {
   creationDatetime: DateTime,
-  credits: Type.Number(),
-  deliveredAt: nullable(DateTime),
-  deliveryReceipt: Type.Integer(),
-  differedDelivery: Type.Integer(),
-  id: Type.Integer(),
-  message: Type.String(),
-  messageLength: Type.Integer(),
-  numberOfSms: Type.Integer(),
-  ptt: Type.Integer(),
-  receiver: Type.String(),
-  sender: Type.String(),
-  sentAt: nullable(DateTime),
+  credits: Type.Number({ readOnly: true }),
+  deliveredAt: readOnly(nullable(DateTime)),
+  deliveryReceipt: Type.Integer({ readOnly: true }),
+  differedDelivery: Type.Integer({ readOnly: true }),
+  id: Type.Integer({ readOnly: true }),
+  message: Type.String({ readOnly: true }),
+  messageLength: Type.Integer({ readOnly: true }),
+  numberOfSms: Type.Integer({ readOnly: true }),
+  ptt: Type.Integer({ readOnly: true }),
+  receiver: Type.String({ readOnly: true }),
+  sender: Type.String({ readOnly: true }),
+  sentAt: readOnly(nullable(DateTime)),
 }
 
 export const Job = Type.Object(jobFields, { $id: 'sms.Job', additionalProperties: false })
@@ -93,21 +100,21 @@ export const Job = Type.Object(jobFields, { $id: 'sms.Job', additionalProperties
 export const Outgoing = Type.Object(
   {
     ...jobFields,
-    batchID: nullable(Type.String({ format: 'uuid' })),
-    messageID: nullable(Type.String({ format: 'uuid' })),
-    tag: Type.String(),
-    tariffCode: Type.String(),
+    batchID: readOnly(nullable(Type.String({ format: 'uuid' }))),
+    messageID: readOnly(nullable(Type.String({ format: 'uuid' }))),
+    tag: Type.String({ readOnly: true }),
+    tariffCode: Type.String({ readOnly: true }),
   },
   { $id: 'sms.Outgoing', additionalProperties: false },
 )
 
 export const Hlr = Type.Object(
   {
-    country: Type.String(),
-    countryCode: Type.String(),
-    network: Type.String(),
-    operator: Type.String(),
-    region: Type.String(),
+    country: Type.String({ readOnly: true }),
+    countryCode: Type.String({ readOnly: true }),
+    network: Type.String({ readOnly: true }),
+    operator: Type.String({ readOnly: true }),
+    region: Type.String({ readOnly: true }),
   },
   { $id: 'sms.Hlr', additionalProperties: false },
 )

@@ -7,14 +7,19 @@ export const SettingsStatusEnum = Type.Enum(
   ['DELETED', 'ERROR', 'SUCCESS', 'UNKNOWN', 'UPDATING_IP', 'WAITING_IP'],
   {
     $id: 'sms.SettingsStatusEnum',
+    type: 'string',
     description: 'WAITING_IP while no IP is allowed, SUCCESS when the account can bind',
   },
 )
 
 export const SettingsEndpoints = Type.Object(
   {
-    secured: Type.Optional(Type.String({ description: 'address of the TLS endpoint: domain:port' })),
-    unsecured: Type.Optional(Type.String({ description: 'address of the non-TLS endpoint: domain:port' })),
+    secured: Type.Optional(
+      Type.String({ readOnly: true, description: 'address of the TLS endpoint: domain:port' }),
+    ),
+    unsecured: Type.Optional(
+      Type.String({ readOnly: true, description: 'address of the non-TLS endpoint: domain:port' }),
+    ),
   },
   { $id: 'sms.SettingsEndpoints', additionalProperties: false },
 )
@@ -22,18 +27,20 @@ export const SettingsEndpoints = Type.Object(
 export const Settings = Type.Object(
   {
     endpoints: Type.Array(ref(SettingsEndpoints), {
+      readOnly: true,
       description: 'Addresses of the TLS and non-TLS endpoints',
     }),
-    status: ref(SettingsStatusEnum),
-    systemID: Type.String({ description: 'Username used to connect to the SMSC' }),
-    throughput: Type.Integer({ description: 'Number of messages allowed per seconds' }),
-    windowing: Type.Integer({ description: 'Number of messages treated simultaneously' }),
+    status: ref(SettingsStatusEnum, { readOnly: true }),
+    systemID: Type.String({ readOnly: true, description: 'Username used to connect to the SMSC' }),
+    throughput: Type.Integer({ readOnly: true, description: 'Number of messages allowed per seconds' }),
+    windowing: Type.Integer({ readOnly: true, description: 'Number of messages treated simultaneously' }),
   },
   { $id: 'sms.Settings', additionalProperties: false },
 )
 
 export const AllowedIPsActionEnum = Type.Enum(['add', 'remove'], {
   $id: 'sms.AllowedIPsActionEnum',
+  type: 'string',
   description: 'one of add, remove',
 })
 

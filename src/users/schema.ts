@@ -7,6 +7,7 @@ export const MAX_IP_RESTRICTIONS = 5
 export const MAX_URL_LENGTH = 2048
 
 const Login = Type.String({ pattern: '^[A-Za-z0-9]{6,40}$', description: LOGIN_RULE })
+const LoginReadOnly = Type.String({ description: 'the login (read-only)', readOnly: true })
 const Password = Type.String({ pattern: '^[A-Za-z0-9]{8}$', description: PASSWORD_RULE })
 const CallbackUrl = nullable(
   Type.String({
@@ -21,10 +22,12 @@ const IpRestrictions = Type.Array(Type.String({ maxLength: 64, description: 'an 
 
 export const QuotaStatusEnum = Type.Enum(['active', 'inactive'], {
   $id: 'sms.QuotaStatusUserEnum',
+  type: 'string',
   description: 'active or inactive',
 })
 export const SupportEnum = Type.Enum(['both', 'mail', 'sms'], {
   $id: 'sms.SupportEnum',
+  type: 'string',
   description: 'one of both, mail, sms',
 })
 
@@ -53,8 +56,8 @@ export const Quota = Type.Object(
 
 export const AlertThreshold = Type.Object(
   {
-    alertEmail: AlertEmail,
-    alertNumber: AlertNumber,
+    alertEmail: Type.String({ description: 'an e-mail address; "" when unset' }),
+    alertNumber: Type.String({ description: 'a phone number in international format (+33…); "" when unset' }),
     alertThreshold: AlertThresholdValue,
     support: ref(SupportEnum),
   },
@@ -66,7 +69,7 @@ export const User = Type.Object(
     alertThresholdInformations: ref(AlertThreshold),
     callBack: CallbackUrl,
     ipRestrictions: IpRestrictions,
-    login: Login,
+    login: LoginReadOnly,
     password: Password,
     quotaInformations: ref(Quota),
     stopCallBack: CallbackUrl,

@@ -33,8 +33,9 @@ export const userNotFound = (login: string) =>
 export function toApiUser(row: SmsUserRow, box: SecretBox): ApiUser {
   return {
     alertThresholdInformations: {
-      alertEmail: row.alert_email,
-      alertNumber: row.alert_number,
+      // OVH's sms.AlertThreshold never holds null (canBeNull false): unset reads back as "".
+      alertEmail: row.alert_email ?? '',
+      alertNumber: row.alert_number ?? '',
       alertThreshold: row.alert_threshold,
       support: row.alert_support as ApiUser['alertThresholdInformations']['support'],
     },

@@ -6,6 +6,21 @@ const { app, deps, ownerId } = await buildTestApp(t, { credits: 200 })
 const account = `/1.0/sms/${SERVICE}`
 const users = `${account}/users`
 
+t.test('GET /sms?iamTags= takes OVH’s filter JSON-encoded; accounts carry no tags', async (t) => {
+  const query = (value: string) => `/1.0/sms?iamTags=${encodeURIComponent(value)}`
+  t.same((await call(app, 'GET', query('{}'))).body, [SERVICE], 'an empty filter keeps every account')
+  t.same((await call(app, 'GET', query('{"env":[{"operator":"EQ","value":"prod"}]}'))).body, [])
+  t.same((await call(app, 'GET', query('{"env":[{"value":"prod"}]}'))).body, [], 'operator defaults to EQ')
+  const bad = await call(app, 'GET', query('{env'))
+  t.same(
+    [bad.status, bad.body.message],
+    [400, 'Invalid iamTags: expected a JSON object such as {"env":[{"operator":"EQ","value":"prod"}]}'],
+  )
+  const wrongOperator = await call(app, 'GET', query('{"env":[{"operator":"LIKE","value":"p"}]}'))
+  t.equal(wrongOperator.status, 400)
+  t.match(wrongOperator.body.message, /iamTags/)
+})
+
 t.test('GET /sms lists service names, GET /sms/{serviceName} every field', async (t) => {
   t.same((await call(app, 'GET', '/1.0/sms')).body, [SERVICE])
   const { status, body } = await call(app, 'GET', account)
@@ -196,7 +211,12 @@ t.test('concurrent quota changes never create or lose a credit', async (t) => {
 })
 
 t.test('accounts are created only by administration code', async (t) => {
-  await createAccount(deps.database.db, { ownerId, serviceName: 'smpp-ab12345-2', credits: 3.25 })
+  await createAccount(deps.database.db, {
+    ownerId,
+    serviceName: 'smpp-ab12345-2',
+    credits: 3.25,
+    secretBox: deps.secretBox,
+  })
   t.same((await call(app, 'GET', '/1.0/sms')).body, ['smpp-ab12345-2', SERVICE].sort())
   t.match((await call(app, 'GET', '/1.0/sms/smpp-ab12345-2')).body, {
     smpp: true,

@@ -13,7 +13,7 @@ t.test('create → get → put partial → get → delete → 404', async (t) =>
   const created = await call(app, 'GET', `${users}/alice01`)
   t.equal(created.status, 200)
   t.same(created.body, {
-    alertThresholdInformations: { alertEmail: null, alertNumber: null, alertThreshold: -1, support: 'mail' },
+    alertThresholdInformations: { alertEmail: '', alertNumber: '', alertThreshold: -1, support: 'mail' },
     callBack: null,
     ipRestrictions: [],
     login: 'alice01',
@@ -38,7 +38,7 @@ t.test('create → get → put partial → get → delete → 404', async (t) =>
   t.same(after.body, {
     alertThresholdInformations: {
       alertEmail: 'ops@example.com',
-      alertNumber: null,
+      alertNumber: '',
       alertThreshold: 10,
       support: 'both',
     },
@@ -309,7 +309,7 @@ t.test('accepted edge values', async (t) => {
   t.same([put.status, put.body], [200, null])
   const user = (await call(app, 'GET', `${users}/edge0001`)).body
   t.equal(user.alertThresholdInformations.alertNumber, '+33601020304', 'stored in E.164')
-  t.equal(user.alertThresholdInformations.alertEmail, null)
+  t.equal(user.alertThresholdInformations.alertEmail, '', 'unset reads back as "" (OVH: canBeNull false)')
   t.equal(user.ipRestrictions.length, 5)
   t.equal(user.callBack.length, 2048)
   t.equal((await call(app, 'PUT', `${users}/edge0001`, { ipRestrictions: [] })).status, 200)

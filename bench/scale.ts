@@ -116,6 +116,7 @@ async function startServer(dir: string, url?: string) {
       ADMIN_TOKEN,
       PORT: String(port),
       HOST: '127.0.0.1',
+      SMPP_PORT: '0',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -32,6 +32,7 @@ import { estimateModels, estimateRoutes } from './sending/estimate-routes.js'
 import { sendingPlugin } from './sending/plugin.js'
 import { messageRoutes } from './sending/routes.js'
 import { sendingModels } from './sending/schema.js'
+import { smppServerPlugin } from './smpp-server/plugin.js'
 import { smppRoutes } from './smpp-server/routes.js'
 import { smppModels } from './smpp-server/schema.js'
 import { userRoutes } from './users/routes.js'
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(sendingPlugin)
   await app.register(carrierPlugin, { workers })
   await app.register(alertsPlugin, { workers })
+  await app.register(smppServerPlugin, { workers })
   await app.register(docsPlugin)
   await app.register(healthRoute)
 

@@ -42,3 +42,14 @@ try {
     new ListenError(`cannot listen on ${config.host}:${config.port} (HOST/PORT): the port is already in use`),
   )
 }
+try {
+  await app.smppServer.listen()
+} catch (error) {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
+  await app.close()
+  stop(
+    new ListenError(
+      `cannot listen for SMPP on ${config.smpp.host}:${config.smpp.port} (SMPP_HOST/SMPP_PORT): the port is already in use`,
+    ),
+  )
+}

@@ -78,6 +78,8 @@ export const serverEnv = (databaseUrl: string, port: number): Record<string, str
   CALLBACK_TIMEOUT_MS: '2000',
   SIMULATOR_DELAY_MS: '300',
   SENDING_POLL_MS: '100',
+  // Any free port: drills run beside other processes that may hold 2775.
+  SMPP_PORT: '0',
   // What a killed process had handed over (messages to the carrier, simulator reports) comes back
   // after this lease, not after the default minute.
   HANDOVER_LEASE_MS: '5000',

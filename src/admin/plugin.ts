@@ -7,6 +7,7 @@ import { callbackAdminRoutes } from '../dlr/admin-routes.js'
 import { ApiError } from '../errors.js'
 import { incomingAdminRoutes } from '../incoming/admin-routes.js'
 import { senderAdminRoutes } from '../senders/admin-routes.js'
+import { smppAdminRoutes } from '../smpp-server/admin-routes.js'
 
 function sameToken(expected: string, received: string): boolean {
   const a = Buffer.from(expected)
@@ -34,4 +35,5 @@ export const adminPlugin: FastifyPluginAsync = async (app) => {
   await app.register(incomingAdminRoutes)
   await app.register(callbackAdminRoutes)
   await app.register(carrierAdminRoutes)
+  await app.register(smppAdminRoutes)
 }

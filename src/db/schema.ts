@@ -146,6 +146,8 @@ export interface OutgoingTable {
   login: string | null
   batch_id: string
   message_id: string | null
+  /** registered_delivery of an SMS sent by submit_sm (receipt bits); null for other sends. */
+  smpp_receipt: ColumnType<number | null, number | null | undefined, number | null>
   sender: string
   receiver: string
   message: string

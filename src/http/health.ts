@@ -23,6 +23,15 @@ export const healthRoute: FastifyPluginAsync = async (app) => {
         request.log.warn({ err: error }, 'health check: database unreachable')
         return reply.code(503).send({ class: OVH_ERROR_CLASS[503], message: 'The database does not answer' })
       }
+      // The SMPP listener, once src/server.ts started it: where it listens.
+      const smpp = app.smppServer.listening
+        ? {
+            smpp: {
+              listening: true,
+              addresses: app.smppServer.addresses().map((a) => `${a.host}:${a.port}`),
+            },
+          }
+        : {}
       const routed = new Set(app.config.carriers.map((c) => c.name))
       const states = app.carriers
         .carriers()
@@ -31,16 +40,17 @@ export const healthRoute: FastifyPluginAsync = async (app) => {
       const away = states
         .filter((s) => s.status !== 'up')
         .map((s) => ({ name: s.name, status: s.status, lastError: s.detail }))
-      if (away.length === 0) return { status: 'ok' }
+      if (away.length === 0) return { status: 'ok', ...smpp }
       if (away.length === states.length) {
         return reply.code(503).send({
           class: OVH_ERROR_CLASS[503],
           message: 'No carrier can take messages (they wait until one is back)',
           status: 'down',
           carriers: away,
+          ...smpp,
         })
       }
-      return { status: 'degraded', carriers: away }
+      return { status: 'degraded', carriers: away, ...smpp }
     },
   )
 }

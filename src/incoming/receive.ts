@@ -5,6 +5,7 @@ import type { Database, Db } from '../db/index.js'
 import { enqueueStopCallback } from '../dlr/outbox.js'
 import { invalid } from '../errors.js'
 import { parseInternational } from '../fields/phone.js'
+import { enqueueSmppIncoming } from '../smpp-server/outbox.js'
 
 /** A reply whose text is STOP (any case, surrounding spaces ignored) opts the number out. */
 export const isStop = (message: string) => message.trim().toUpperCase() === 'STOP'
@@ -51,6 +52,8 @@ async function receive(
     })
     .returningAll()
     .executeTakeFirstOrThrow()
+  // An smpp- account's bound receiver gets it as a deliver_sm (MO), durably.
+  await enqueueSmppIncoming(trx, incoming, null, now)
   if (isStop(input.message)) {
     await addToBlacklist(trx, {
       accountId,

@@ -44,6 +44,12 @@ export class Metrics {
   readonly carrierSubmits: Counter<'carrier' | 'outcome'>
   readonly carrierDeliveries: Counter<'carrier' | 'kind'>
   readonly carrierBinds: Counter<'carrier' | 'outcome'>
+  readonly smppBindsRefused: Counter<'reason'>
+  readonly smppSubmits: Counter<'status'>
+  readonly smppDeliveries: Counter<'kind' | 'outcome'>
+  readonly smppQueued: Gauge
+  readonly smppOldestQueuedAge: Gauge
+  private smppSessions: () => Record<string, number> = () => ({})
   private carrierStates: () => CarrierGauges[] = () => []
   private queueStats: QueueStatsFn | undefined
   private readonly onQueueStatsError: ((error: unknown) => void) | undefined
@@ -114,6 +120,45 @@ export class Metrics {
       labelNames: ['carrier', 'outcome'],
       registers,
     })
+    this.smppBindsRefused = new Counter({
+      name: 'sms_mirror_smpp_binds_refused_total',
+      help: 'Binds the SMPP server refused, by reason (credentials, address, throttled, limit, state, disabled)',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.smppSubmits = new Counter({
+      name: 'sms_mirror_smpp_submits_total',
+      help: 'submit_sm answered by the SMPP server, by command status (ESME_ROK, ESME_RTHROTTLED…)',
+      labelNames: ['status'],
+      registers,
+    })
+    this.smppDeliveries = new Counter({
+      name: 'sms_mirror_smpp_deliveries_total',
+      help: 'deliver_sm sent to ESMEs, by kind (receipt, mo) and outcome (delivered, retry, failed)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    })
+    this.smppQueued = new Gauge({
+      name: 'sms_mirror_smpp_deliveries_queued',
+      help: 'Receipts and MO waiting for a bound SMPP receiver (as of the last dispatcher run)',
+      registers,
+    })
+    this.smppOldestQueuedAge = new Gauge({
+      name: 'sms_mirror_smpp_deliveries_oldest_age_seconds',
+      help: 'Age of the oldest receipt or MO waiting for a bound SMPP receiver',
+      registers,
+    })
+    const smppSessions = () => this.smppSessions()
+    new Gauge({
+      name: 'sms_mirror_smpp_sessions_bound',
+      help: 'Sessions bound to the SMPP server, by mode (transmitter, receiver, transceiver)',
+      labelNames: ['mode'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [mode, count] of Object.entries(smppSessions())) this.set({ mode }, count)
+      },
+    })
     const states = () => this.carrierStates()
     const carrierGauge = (name: string, help: string, value: (state: CarrierGauges) => number) =>
       new Gauge({
@@ -156,6 +201,15 @@ export class Metrics {
   }
 
   /** Gives the function the carrier gauges read at scrape time. */
+  /** The SMPP server's bound sessions by mode, read at scrape time. */
+  setSmppSessions(read: () => Record<string, number>): void {
+    this.smppSessions = read
+  }
+
+  countSmppSubmit(status: number): void {
+    this.smppSubmits.inc({ status: smppStatusLabel(status) })
+  }
+
   setCarrierStates(fn: () => CarrierGauges[]): void {
     this.carrierStates = fn
   }
@@ -210,4 +264,19 @@ export class Metrics {
     }
     return this.pendingStats
   }
+}
+
+const SMPP_STATUS_LABELS: Record<number, string> = {
+  0: 'ESME_ROK',
+  4: 'ESME_RINVBNDSTS',
+  8: 'ESME_RSYSERR',
+  10: 'ESME_RINVSRCADR',
+  11: 'ESME_RINVDSTADR',
+  69: 'ESME_RSUBMITFAIL',
+  88: 'ESME_RTHROTTLED',
+}
+
+/** A bounded label for a command status: the common names, else its hex code. */
+function smppStatusLabel(status: number): string {
+  return SMPP_STATUS_LABELS[status] ?? `0x${status.toString(16).padStart(2, '0')}`
 }

@@ -33,6 +33,8 @@ export type SendRequest = {
   expiresAt: Date | null
   /** sms.Outgoing.messageID (the SMPP message id of SMPP sends); null for API sends. */
   messageId: string | null
+  /** submit_sm's registered_delivery (what receipts it asked for); absent for other entry points. */
+  smppReceipt?: number
 }
 
 /** Valid receivers in E.164 (first occurrence of each), the rest as given. */

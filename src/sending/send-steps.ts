@@ -235,6 +235,7 @@ async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
       login: request.target.login,
       batch_id: send.batchId as string,
       message_id: request.messageId,
+      smpp_receipt: request.smppReceipt ?? null,
       sender: send.sender as string,
       receiver: row.receiver,
       message: request.message,

@@ -3,6 +3,7 @@ import { refund } from '../accounts/ledger.js'
 import type { Database } from '../db/index.js'
 import type { OutgoingRow } from '../db/schema.js'
 import { enqueueStatusCallbacks, type StatusChange } from '../dlr/outbox.js'
+import { enqueueSmppReceipts } from '../smpp-server/outbox.js'
 
 /** DLR ids after which an SMS's state can no longer change. */
 export const FINAL_DLR = new Set([1, 2, 16])
@@ -108,6 +109,7 @@ export async function applyStatusReports(
     )
     .execute()
   await enqueueStatusCallbacks(trx, changes, now)
+  await enqueueSmppReceipts(trx, changes, now)
   for (const row of refunds) {
     await refund(trx, {
       accountId: row.account_id,

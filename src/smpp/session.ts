@@ -61,6 +61,9 @@ export function statusName(code: number): string {
 // Texts stay bytes: src/smpp/short-message.ts reads and writes them itself (data coding, UDH, GSM
 // 03.38 checks). The library's own decoding guesses and cannot say what it could not read.
 smpp.filters.message.decode = (value: unknown) => value
+// Times too: the library reads a relative time against the real clock and an absolute one loosely;
+// src/smpp-server/submit.ts reads the SMPP time text itself, against the injected clock.
+smpp.filters.time.decode = (value: unknown) => value
 
 // OVH's TLVs on deliver_sm: the id of the receipt's outgoing SMS / of the incoming SMS (≤ 64 bytes).
 smpp.addTLV('ovh_outgoing_id', { id: 0x1401, type: smpp.types.tlv.cstring })
@@ -208,6 +211,8 @@ export type ConnectOptions = {
   /** TLS options (servername, ca…), or true for defaults; absent: plain TCP. */
   tls?: TlsOptions | true
   timeoutMs: number
+  /** Local address the socket binds to (tests connect from 127.0.0.2). */
+  localAddress?: string
 }
 
 /** Opens a session to an SMSC; rejects when the connection cannot be made in time. */
@@ -217,6 +222,7 @@ export function connectSmpp(options: ConnectOptions): Promise<SmppSession> {
     const raw = smpp.connect({
       host: options.host,
       port: options.port,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       ...(tlsOptions ? { tls: true, ...tlsOptions } : {}),
     })
     const timer = setTimeout(() => {

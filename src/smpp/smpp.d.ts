@@ -32,7 +32,10 @@ declare module 'smpp' {
     addTLV(tag: string, options: { id: number; type: unknown }): void
     types: { tlv: { cstring: unknown; int8: unknown; int16: unknown; buffer: unknown } }
     errors: Record<string, number>
-    filters: { message: { decode(value: unknown, skipUdh?: boolean): unknown } }
+    filters: {
+      message: { decode(value: unknown, skipUdh?: boolean): unknown }
+      time: { decode(value: unknown): unknown }
+    }
     gsmCoder: {
       encode(text: string, shift?: number): Buffer
       decode(bytes: Buffer, shift?: number): string

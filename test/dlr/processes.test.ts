@@ -136,7 +136,8 @@ function statusCounts(handle: DbHandle) {
 }
 
 function start(env: Record<string, string>): Server {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+  // SMPP_PORT 0: processes of parallel test files must not all take 2775.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...env }
   for (const key of ['DATABASE_URL', 'SECRET_KEY', 'PUBLIC_URL', 'DATA_DIR'])
     if (!(key in env)) delete childEnv[key]
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {

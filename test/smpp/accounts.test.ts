@@ -48,6 +48,13 @@ t.test('settings: WAITING_IP until an IP is allowed, then SUCCESS; endpoints hos
   })
   await call(app, 'PUT', `${base}/allowedIPs`, { action: 'add', ips: ['192.0.2.10'] })
   t.equal((await call(app, 'GET', `${base}/settings`)).body.status, 'SUCCESS')
+  const raised = await admin(app, 'PUT', `/admin/v1/accounts/${SMPP_SERVICE}/smpp`, {
+    windowing: 50,
+    throughput: 500,
+  })
+  t.equal(raised.status, 200)
+  t.match((await call(app, 'GET', `${base}/settings`)).body, { windowing: 50, throughput: 500 })
+  t.equal((await admin(app, 'PUT', `/admin/v1/accounts/${SMPP_SERVICE}/smpp`, { windowing: 0 })).status, 400)
 })
 
 t.test(

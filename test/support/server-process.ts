@@ -39,7 +39,8 @@ export type ServerOwner = Teardown & { track?(child: ChildProcess): void }
  * output kept (never printed). SIGKILLed at the owner's teardown if still running.
  */
 export function spawnServer(owner: ServerOwner, env: Record<string, string>): ServerProcess {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+  // SMPP_PORT 0 unless given: servers of parallel tests and drills must not all take 2775.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...env }
   for (const key of NOT_INHERITED) if (!(key in env)) delete childEnv[key]
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,

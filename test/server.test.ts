@@ -13,9 +13,7 @@ import { createDb } from '../src/db/index.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { type Keys, signedHeaders } from './helpers.js'
 import { freePort } from './support/ports.js'
-import { PROCESS_FILE_TIMEOUT_MS, spawnServer, waitHealthy } from './support/server-process.js'
-
-t.setTimeout(PROCESS_FILE_TIMEOUT_MS)
+import { spawnServer, waitHealthy } from './support/server-process.js'
 
 const SERVICE = 'sms-ab12345-1'
 const PASSWORD = 'abcd1234'

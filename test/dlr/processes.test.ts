@@ -13,15 +13,7 @@ import { migrateToLatest } from '../../src/db/migrate.js'
 import { CALLBACK_CHANNEL } from '../../src/dlr/outbox.js'
 import { freePort } from '../support/ports.js'
 import { freshDatabaseOn } from '../support/postgres.js'
-import {
-  errorLines,
-  PROCESS_FILE_TIMEOUT_MS,
-  type ServerProcess,
-  spawnServer,
-  waitHealthy,
-} from '../support/server-process.js'
-
-t.setTimeout(PROCESS_FILE_TIMEOUT_MS)
+import { errorLines, type ServerProcess, spawnServer, waitHealthy } from '../support/server-process.js'
 
 // Real server processes (`node --import tsx src/server.ts`) calling a real receiver on 127.0.0.1:
 // a SIGKILL in the middle of a burst loses no callback, and two replicas on one PostgreSQL share one.
@@ -33,8 +25,8 @@ const DELIVERIES = 3000
 /**
  * How long a wait for deliveries may take before the test gives up. 40 s held on a quiet machine; at
  * a load average of 23 the first 30 % took over 40 s (706 of 3000 at the deadline) while nothing was
- * wrong. The waits end as soon as their condition holds; this only bounds a real hang (the file's
- * timeout is PROCESS_FILE_TIMEOUT_MS).
+ * wrong. The waits end as soon as their condition holds; this only bounds a real hang (tap's file
+ * timeout bounds the whole file).
  */
 const DELIVERY_DEADLINE_MS = 240_000
 const PG_URL = process.env.DATABASE_URL

@@ -126,11 +126,3 @@ export function errorDigest(output: string, max = 3): string {
     .map(([msg, n]) => `${msg} ×${n}`)
     .join('; ')
 }
-
-/**
- * The file timeout (tap's `t.setTimeout`) of a test file that starts real server processes. tap's
- * 180 s (package.json) fits in-process files; a server process takes 2 s to answer /health on a quiet
- * machine but 35 s and more at a load average of 20, and such a file starts two to four of them
- * (test/dlr/processes.test.ts ran past 180 s there while every one of its checks held).
- */
-export const PROCESS_FILE_TIMEOUT_MS = 600_000

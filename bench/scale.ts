@@ -1,6 +1,6 @@
 /**
  * Scale, on the embedded database (PGlite in a temporary DATA_DIR, the default deployment) and on
- * PostgreSQL (a throwaway cluster, see lib/pg.ts), the same seed and measures for both:
+ * PostgreSQL (a throwaway cluster, see test/support/postgres.ts), the same seed and measures for both:
  * - start: the built server (`node dist/src/server.js`, as `npm start` runs it) from spawn until
  *   /health answers 200, on an empty database (migrations) and again on the seeded one. Target < 5 s
  *   on the embedded database.

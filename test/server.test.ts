@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import t from 'tap'
 import { createOwner } from '../src/accounts/owners.js'
@@ -15,78 +12,14 @@ import { createSecretBox, resolveSecret } from '../src/crypto/secret-box.js'
 import { createDb } from '../src/db/index.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { type Keys, signedHeaders } from './helpers.js'
+import { freePort } from './support/ports.js'
+import { spawnServer, waitHealthy } from './support/server-process.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SERVICE = 'sms-ab12345-1'
 const PASSWORD = 'abcd1234'
-const READY_DEADLINE_MS = 60_000
 
-type Server = {
-  child: ChildProcess
-  output: () => string
-  stderr: () => string
-  exited: Promise<number | null>
-}
-
-const children = new Set<ChildProcess>()
-t.teardown(() => {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-})
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function start(env: Record<string, string>): Server {
-  // SMPP_PORT 0 unless given: processes of parallel test files must not all take 2775.
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...env }
-  for (const key of ['DATABASE_URL', 'SECRET_KEY', 'PUBLIC_URL']) if (!(key in env)) delete childEnv[key]
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    err += chunk.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { child, output: () => out + err, stderr: () => err, exited }
-}
-
-async function waitHealthy(base: string, server: Server): Promise<void> {
-  const deadline = Date.now() + READY_DEADLINE_MS
-  let exitCode: number | null | undefined
-  void server.exited.then((code) => {
-    exitCode = code
-  })
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined)
-      throw new Error(`server exited (${exitCode}) before ready:\n${server.output()}`)
-    try {
-      const response = await fetch(`${base}/health`)
-      if (response.status === 200) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`server not healthy within ${READY_DEADLINE_MS} ms:\n${server.output()}`)
-}
+/** The real server on `env` (DATABASE_URL, SECRET_KEY, … not inherited unless given), killed at the end of the file. */
+const start = (env: Record<string, string>) => spawnServer(t, env)
 
 let keys: Keys
 
@@ -137,7 +70,7 @@ t.test('a user survives SIGKILL and restart on the same DATA_DIR; secrets stay s
   const logs: string[] = []
 
   const first = start(env)
-  await waitHealthy(base, first)
+  await waitHealthy(first, base)
   t.same(
     await json(users, { method: 'POST', body: JSON.stringify({ login: 'persist01', password: PASSWORD }) }),
     { status: 200, body: null },
@@ -151,13 +84,13 @@ t.test('a user survives SIGKILL and restart on the same DATA_DIR; secrets stay s
   logs.push(first.output())
 
   const second = start(env)
-  await waitHealthy(base, second)
+  await waitHealthy(second, base)
   const reread = await json(`${users}/persist01`)
   t.equal(reread.status, 200, 'still there after SIGKILL + restart')
   t.match(reread.body, { login: 'persist01', password: PASSWORD })
 
   second.child.kill('SIGTERM')
-  t.equal(await second.exited, 0, 'graceful exit on SIGTERM')
+  t.equal((await second.exited).code, 0, 'graceful exit on SIGTERM')
   logs.push(second.output())
 
   const allLogs = logs.join('\n')
@@ -175,9 +108,9 @@ t.test('a user survives SIGKILL and restart on the same DATA_DIR; secrets stay s
 /** Starts the server with a bad configuration; resolves with its exit code and stderr lines. */
 async function badConfig(env: Record<string, string>) {
   const server = start({ DATA_DIR: 'memory', ...env })
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 15_000)
-  const code = await server.exited
-  clearTimeout(timer)
+  // No kill timer: under load a process takes well over 15 s to load its modules, and a killed one
+  // failed this test (code null). tap's file timeout bounds a server that would never exit.
+  const { code } = await server.exited
   return { code, stderr: server.stderr(), lines: server.stderr().split('\n').filter(Boolean) }
 }
 

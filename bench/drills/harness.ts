@@ -39,7 +39,7 @@ export class Drill {
     // Whatever happens, no server outlives the drill.
     process.once('exit', () => this.killChildren())
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      // Synchronous: the throwaway cluster's own handler (bench/lib/pg.ts) stops it and exits.
+      // Synchronous: the throwaway cluster's own handler (test/support/postgres.ts) stops it and exits.
       process.once(signal, () => {
         this.killChildren()
         if (!this.finished)

@@ -33,7 +33,7 @@ await drill.run(async () => {
   let url: string
   let label: string
   if (given) {
-    url = await freshDatabaseOn(drill, given)
+    url = await freshDatabaseOn(drill, given, 'drill')
     label = 'a fresh database on DATABASE_URL'
   } else {
     const cluster: ThrowawayDatabase = await startCluster()

@@ -9,7 +9,7 @@ import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { createDb, type DbHandle } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import type { ThrowawayDatabase } from '../../test/support/postgres.js'
-import type { Keys } from '../../test/support/signing.js'
+import { ALL_RULES, type Keys } from '../../test/support/signing.js'
 
 export const BENCH_SECRET = 'bench-secret-key-of-at-least-32-characters!'
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789'
@@ -68,13 +68,6 @@ export async function admin<T = Record<string, string>>(
     throw new Error(`${method} ${url} → ${response.statusCode} ${response.body}`)
   return (response.body === '' ? undefined : JSON.parse(response.body)) as T
 }
-
-export const ALL_RULES = [
-  { method: 'GET', path: '/*' },
-  { method: 'POST', path: '/*' },
-  { method: 'PUT', path: '/*' },
-  { method: 'DELETE', path: '/*' },
-]
 
 /** An application and a validated consumer key, through the admin API. */
 export async function createKeys(app: FastifyInstance, ownerId: number): Promise<Keys> {

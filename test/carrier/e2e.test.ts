@@ -88,7 +88,6 @@ t.test('ovh client → submit_sm at the SMSC → receipt → callBack with ptt 4
       const child = spawn(process.execPath, [FIXTURE], {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: certPath },
-        timeout: 20_000,
       })
       let output = ''
       child.stdout?.on('data', (chunk) => {

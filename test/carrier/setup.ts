@@ -1,9 +1,7 @@
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { loadConfig } from '../../src/config.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
-
-type Teardown = { teardown(fn: () => unknown): void }
+import { accountIdOf, enableSender } from '../support/account.js'
+import type { Teardown } from '../support/teardown.js'
 
 /** Options of the test SMPP carriers: quick reconnections, short timeouts. */
 export const QUICK = 'reconnectS=0.05&timeoutS=3'
@@ -30,15 +28,8 @@ export async function carrierApp(
     },
   })
   const { db } = test.deps.database
-  const account = await db
-    .selectFrom('accounts')
-    .select('id')
-    .where('service_name', '=', SERVICE)
-    .executeTakeFirstOrThrow()
-  await db
-    .insertInto('senders')
-    .values({ account_id: account.id, sender: 'ACME', status: 'enable', type: 'alpha' })
-    .execute()
+  const accountId = await accountIdOf(db, SERVICE)
+  await enableSender(db, accountId, 'ACME')
   if (options.callBack || options.stopCallBack) {
     const put = await call(test.app, 'PUT', `/1.0/sms/${SERVICE}`, {
       ...(options.callBack ? { callBack: options.callBack } : {}),
@@ -59,25 +50,11 @@ export async function carrierApp(
   }
   const outgoing = (ids: number[]) =>
     db.selectFrom('outgoing').selectAll().where('id', 'in', ids).orderBy('id').execute()
-  return { ...test, db, accountId: account.id, send, outgoing }
+  return { ...test, db, accountId, send, outgoing }
 }
 
-/** A callback receiver: a real HTTP server on 127.0.0.1 that answers 200 and keeps every query. */
-export async function callbackReceiver(t: Teardown) {
-  const calls: URLSearchParams[] = []
-  const server = http.createServer((request, response) => {
-    calls.push(new URL(request.url ?? '/', 'http://127.0.0.1').searchParams)
-    request.resume()
-    response.end('ok')
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    server.closeAllConnections()
-    return new Promise((resolve) => server.close(resolve))
-  })
-  const { port } = server.address() as AddressInfo
-  return { url: `http://127.0.0.1:${port}/cb`, calls }
-}
+/** The callback receiver the carrier tests use: test/support/receiver.ts (answers 200, keeps every query). */
+export { callbackReceiver } from '../support/receiver.js'
 
 /** Credits of the account, in credits. */
 export async function creditsLeft(app: Awaited<ReturnType<typeof carrierApp>>['app']): Promise<number> {

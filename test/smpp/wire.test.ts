@@ -9,6 +9,7 @@ import {
 } from '../../src/smpp/receipt.js'
 import { connectSmpp, listenSmpp, type Pdu, type SmppSession, STATUS } from '../../src/smpp/session.js'
 import { DATA_CODING, decodeText, encodeText } from '../../src/smpp/short-message.js'
+import { waitFor } from '../support/wait.js'
 
 // The typed layer over the `smpp` package, between a real listener and a real client on 127.0.0.1.
 
@@ -104,7 +105,9 @@ t.test(
 t.test("OVH's TLVs 0x1401 / 0x1402 and receipt texts", async (t) => {
   const { client, server } = await pair(t, () => {})
   const got = new Promise<Pdu>((resolve) => client.onRequest(resolve))
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  // The client is connected; the listener's side of the session may not be accepted yet (a busy
+  // machine): wait for it rather than for 10 ms.
+  await waitFor('the server side of the session', () => server.length > 0)
   const text = formatReceipt({
     id: 'abc-1',
     submitted: 1,

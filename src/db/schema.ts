@@ -48,7 +48,7 @@ export interface CallbackDeliveriesTable {
   id: Generated<number>
   account_id: number
   login: string | null
-  kind: 'dlr' | 'stop'
+  kind: 'dlr' | 'stop' | 'reply'
   /** The SMS reported on (dlr); deliveries of one SMS go out in id order. */
   outgoing_id: number | null
   /** The callback URL with our parameters appended. */

@@ -25,6 +25,32 @@ export interface Database {
   alerts: AlertsTable
   callback_deliveries: CallbackDeliveriesTable
   http2sms_guard: Http2smsGuardTable
+  receiver_slots: ReceiverSlotsTable
+  sms_tasks: SmsTasksTable
+}
+
+/** OVH's receiver lists (src/receivers/): login '' is an account-level slot. */
+export interface ReceiverSlotsTable {
+  account_id: number
+  login: string
+  slot_id: number
+  description: string
+  auto_update: boolean
+  csv_url: string | null
+  /** One number a line, as given. */
+  numbers: string
+  records: number
+  created_at: Date
+}
+
+/** sms.Task rows (GET {S}/task): receiver list cleanings. */
+export interface SmsTasksTable {
+  id: Generated<number>
+  account_id: number
+  function: string
+  status: string
+  step: string
+  created_at: Date
 }
 
 /**

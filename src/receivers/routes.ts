@@ -98,7 +98,11 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<{ level: 'user' | 'accoun
         response: { 200: Type.String() },
       },
     },
-    (request) => slotCsv(db, target(request), request.params.slotId),
+    async (request, reply) => {
+      // A bare string answer would go out as text/plain; OVH answers a JSON string.
+      const text = await slotCsv(db, target(request), request.params.slotId)
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(text))
+    },
   )
 
   app.post(

@@ -77,7 +77,7 @@ t.test(
     t.equal(received.status, 200)
     await drain()
     t.equal(rx.calls.length, 1, 'first attempt (answered 503)')
-    clock.advance(1000)
+    clock.advance(1100) // the first delay, 1000 ms ± 10 % jitter
     await drain()
     t.equal(rx.calls.length, 2, 'retried after the first delay')
     const { url, headers } = rx.calls[1] as Call

@@ -153,13 +153,38 @@ export const getSlot = async (db: Db, target: Target, slotId: number) =>
 export const slotCsv = async (db: Db, target: Target, slotId: number) =>
   (await findSlot(db, target, slotId)).numbers
 
-/** The numbers a job with receiversSlotId sends to. */
-export async function slotNumbers(db: Db, target: Target, slotId: string): Promise<string[]> {
+/**
+ * The numbers a job with receiversSlotId sends to. A list with autoUpdate and a csvUrl is fetched
+ * again first (and stored); a refetch that fails fails the job (400) rather than send to an old list.
+ */
+export async function slotNumbers(
+  db: Db,
+  agent: Dispatcher,
+  target: Target,
+  slotId: string,
+): Promise<string[]> {
   const id = Number(slotId)
   if (!/^\d{1,15}$/.test(slotId) || !Number.isSafeInteger(id)) {
     throw badRequest('Invalid receiversSlotId: expected the slotId of one of your receiver lists')
   }
   const row = await findSlot(db, target, id)
+  if (row.auto_update && row.csv_url) {
+    let numbers: string[]
+    try {
+      numbers = numbersOfCsv(await fetchCsv(agent, row.csv_url))
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      throw badRequest(`Invalid receiversSlotId: list ${id} could not be updated from its csvUrl (${reason})`)
+    }
+    await db
+      .updateTable('receiver_slots')
+      .set({ numbers: numbers.join('\n'), records: numbers.length })
+      .where('account_id', '=', row.account_id)
+      .where('login', '=', row.login)
+      .where('slot_id', '=', row.slot_id)
+      .execute()
+    return numbers
+  }
   return row.numbers === '' ? [] : row.numbers.split('\n')
 }
 

@@ -56,7 +56,9 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ level: 'user' | 'account
       }
       // A stored list (receiversSlotId) or a CSV to fetch (receiversDocumentUrl), with any receivers given.
       const listed = [
-        ...(receiversSlotId === undefined ? [] : await slotNumbers(db, target(request), receiversSlotId)),
+        ...(receiversSlotId === undefined
+          ? []
+          : await slotNumbers(db, app.callbackAgent, target(request), receiversSlotId)),
         ...(receiversDocumentUrl === undefined
           ? []
           : numbersOfCsv(await fetchCsv(app.callbackAgent, receiversDocumentUrl, 'receiversDocumentUrl'))),

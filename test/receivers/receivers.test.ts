@@ -25,7 +25,11 @@ async function files(routes: Record<string, [number, string]>) {
   return (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`
 }
 
+const live: Record<string, [number, string]> = {}
 const url = await files({
+  get '/live.csv'() {
+    return live['/live.csv'] ?? [404, 'no']
+  },
   '/ok.csv': [200, '+33601020304\n+33601020305\n'],
   '/quote.csv': [200, '+33601020304\n"+3360102,0305\n+33601020306\n'],
   '/empty-cell.csv': [200, 'number\n+33601020304\n,foo\n'],
@@ -170,4 +174,31 @@ t.test('receiversDocumentUrl: a CSV fetched for one job', async (t) => {
     receiversDocumentUrl: url('/gone.csv'),
   })
   t.same([gone.status, gone.body.message], [400, 'Invalid receiversDocumentUrl: it answered HTTP 500'])
+})
+
+t.test('autoUpdate: the list is fetched again when a job uses it', async (t) => {
+  live['/live.csv'] = [200, '+33601020304\n']
+  const created = await create(account, { slotId: 2, autoUpdate: true, csvUrl: url('/live.csv') })
+  t.match(created.body, { slotId: 2, records: 1, autoUpdate: true })
+  live['/live.csv'] = [200, '+33601020304\n+33601020307\n']
+  const sent = await call(app, 'POST', `${account}/jobs`, {
+    message: 'x',
+    receiversSlotId: '2',
+    sender: 'ACME',
+  })
+  t.same(sent.body.validReceivers, ['+33601020304', '+33601020307'])
+  t.match((await call(app, 'GET', `${account}/receivers/2`)).body, { records: 2 }, 'the new list is stored')
+  live['/live.csv'] = [503, 'down']
+  const failed = await call(app, 'POST', `${account}/jobs`, {
+    message: 'x',
+    receiversSlotId: '2',
+    sender: 'ACME',
+  })
+  t.same(
+    [failed.status, failed.body.message],
+    [
+      400,
+      'Invalid receiversSlotId: list 2 could not be updated from its csvUrl (Invalid csvUrl: it answered HTTP 503)',
+    ],
+  )
 })

@@ -11,8 +11,9 @@ import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { ALL_OWNERS } from '../src/auth/scope.js'
 import { createUser } from '../src/users/service.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
+import { nowSeconds, signedHeaders } from '../test/support/signing.js'
 import { type LoadResult, runLoad } from './lib/load.js'
-import { startDatabase } from './lib/pg.js'
 import {
   admin,
   benchApp,
@@ -25,7 +26,6 @@ import {
   verdict,
   wallMs,
 } from './lib/setup.js'
-import { signedHeaders } from './lib/sign.js'
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100)
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8)
@@ -106,7 +106,7 @@ async function main() {
       name: 'signed GET users/{login}',
       url: `http://${host}`,
       path: userPath,
-      headers: signedHeaders(keys, 'GET', userPath, '', host),
+      headers: signedHeaders(keys, 'GET', userPath, '', nowSeconds(), host),
     },
     {
       name: 'OAuth2 GET users/{login}',
@@ -118,7 +118,7 @@ async function main() {
       name: `signed GET users (${LIST_USERS})`,
       url: `http://${host}`,
       path: listPath,
-      headers: signedHeaders(keys, 'GET', listPath, '', host),
+      headers: signedHeaders(keys, 'GET', listPath, '', nowSeconds(), host),
     },
   ]
   for (const s of scenarios) {
@@ -131,7 +131,7 @@ async function main() {
   }
 
   // One request at a time: how long listing 10,000 users takes when nothing else runs.
-  const listHeaders = signedHeaders(keys, 'GET', listPath, '', host)
+  const listHeaders = signedHeaders(keys, 'GET', listPath, '', nowSeconds(), host)
   const single: number[] = []
   for (let i = 0; i < 30; i++) {
     const started = wallMs()
@@ -148,6 +148,7 @@ async function main() {
     await runLoad({ url: s.url, path: s.path, headers: s.headers, connections: CONNECTIONS, durationS: 2 })
   }
   const runs: LoadResult[][] = scenarios.map(() => [])
+  await pgStatsReset(database.url)
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
     for (const [i, s] of scenarios.entries()) {
       process.stderr.write(
@@ -170,6 +171,7 @@ async function main() {
     }
   }
   const loadAfter = loadavg()[0] as number
+  await pgStatsReport(database.url)
   await app.close()
   await bare.close()
 

@@ -17,7 +17,8 @@ import { createAccount } from '../src/accounts/service.js'
 import { ALL_OWNERS } from '../src/auth/scope.js'
 import { loadConfig } from '../src/config.js'
 import { prepareSend } from '../src/sending/request.js'
-import { freePort, startDatabase } from './lib/pg.js'
+import { freePort } from '../test/support/ports.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import { benchApp, machine, printTable, round, verdict } from './lib/setup.js'
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000)
@@ -130,6 +131,7 @@ try {
     }
   }
 
+  await pgStatsReset(database.url)
   const rows: (string | number)[][] = []
   const bare: number[] = []
   const ours: number[] = []
@@ -153,6 +155,7 @@ try {
       round((ours[r] as number) / (bare[r] as number)),
     ])
   }
+  await pgStatsReport(database.url)
   await new Promise((resolve) => setTimeout(resolve, 1200))
   const expected = 2 * ROUNDS * MESSAGES
   if (smsc.submits() !== expected)

@@ -22,7 +22,9 @@ import { loadConfig } from '../src/config.js'
 import { createSecretBox } from '../src/crypto/secret-box.js'
 import { createDb } from '../src/db/index.js'
 import { startApp } from '../src/start-app.js'
-import { freePort, startCluster } from './lib/pg.js'
+import { freePort } from '../test/support/ports.js'
+import { startCluster } from '../test/support/postgres.js'
+import { type Keys, nowSeconds, signedHeaders } from '../test/support/signing.js'
 import {
   ADMIN_TOKEN,
   BENCH_SECRET,
@@ -34,7 +36,6 @@ import {
   sleep,
   verdict,
 } from './lib/setup.js'
-import { type Keys, signedHeaders } from './lib/sign.js'
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000)
 const OUTGOING = Number(process.env.BENCH_OUTGOING ?? 1_000_000)
@@ -149,7 +150,7 @@ async function measure(dir: string, keys: Keys, url?: string): Promise<MeasureRe
     const rssAfterStartMb = server.memory().rss
     const get = async (path: string) => {
       const response = await fetch(`http://${host}${path}`, {
-        headers: signedHeaders(keys, 'GET', path, '', host),
+        headers: signedHeaders(keys, 'GET', path, '', nowSeconds(), host),
       })
       const text = await response.text()
       if (response.status !== 200) throw new Error(`GET ${path} → ${response.status} ${text.slice(0, 200)}`)

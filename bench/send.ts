@@ -19,9 +19,9 @@ import { systemClock } from '../src/clock.js'
 import type { Db } from '../src/db/index.js'
 import { createSender, setSenderValidation } from '../src/senders/service.js'
 import { createUser, updateUserSettings } from '../src/users/service.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import { type Kannel, startKannel } from './lib/kannel.js'
 import { type LoadResult, type LoadSpec, runLoad } from './lib/load.js'
-import { startDatabase } from './lib/pg.js'
 import { benchApp, createKeys, listenLocal, machine, printTable, round, verdict } from './lib/setup.js'
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -182,6 +182,7 @@ async function main() {
     'Kannel sendsms (file store)',
   ] as const
   const runs: LoadResult[][] = scenarios.map(() => [])
+  await pgStatsReset(database.url)
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, spec] of specsOf(r).entries()) {
       if (!spec) continue
@@ -202,6 +203,7 @@ async function main() {
     }
   }
   const loadAfter = loadavg()[0] as number
+  await pgStatsReport(database.url)
 
   // The race: a quota of RACE_QUOTA credits (1 credit per message) under CONNECTIONS connections.
   process.stderr.write(`… quota race: ${RACE_QUOTA} credits, ${CONNECTIONS} connections, 3 s\n`)

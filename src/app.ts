@@ -34,6 +34,8 @@ import { estimateModels, estimateRoutes } from './sending/estimate-routes.js'
 import { sendingPlugin } from './sending/plugin.js'
 import { messageRoutes } from './sending/routes.js'
 import { sendingModels } from './sending/schema.js'
+import { smppRoutes } from './smpp-server/routes.js'
+import { smppModels } from './smpp-server/schema.js'
 import { userRoutes } from './users/routes.js'
 import { userModels } from './users/schema.js'
 
@@ -54,6 +56,7 @@ const MODELS = [
   ...senderModels,
   ...blacklistModels,
   ...receiverModels,
+  ...smppModels,
 ]
 
 export type BuildAppOptions = {
@@ -117,6 +120,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
         await api.register(userRoutes)
         await api.register(senderRoutes)
         await api.register(blacklistRoutes)
+        await api.register(smppRoutes)
         await api.register(estimateRoutes)
         for (const level of ['user', 'account'] as const) {
           await api.register(messageRoutes, { level })

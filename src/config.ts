@@ -38,6 +38,13 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection URL (postgres://…)' }),
   ),
+  DATABASE_WAIT_S: Type.Integer({
+    minimum: 0,
+    maximum: 3600,
+    default: 30,
+    description:
+      'seconds start waits for a PostgreSQL server that is unreachable or still starting (0 to 3600)',
+  }),
   DATA_DIR: Type.String({
     minLength: 1,
     default: './data',
@@ -98,6 +105,13 @@ const EnvSchema = Type.Object({
     maximum: 60_000,
     default: 250,
     description: 'how often the sending worker looks for due messages and carrier steps (ms)',
+  }),
+  HANDOVER_LEASE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description:
+      'how long a replica keeps messages and simulator reports it took hidden from the others: what a replica killed mid-hand-over delays (ms)',
   }),
   TRUST_PROXY: Type.Optional(
     Type.String({
@@ -172,6 +186,52 @@ const EnvSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of /admin/v1, ≥ 16 characters' }),
   ),
+  SMPP_PORT: Type.String({
+    pattern: '^(off|\\d{1,5})$',
+    default: '2775',
+    description: 'TCP port of the SMPP server of smpp- accounts (0: any free port), or off',
+  }),
+  SMPP_HOST: Type.Optional(
+    Type.String({ minLength: 1, description: 'address the SMPP server listens on (default: HOST)' }),
+  ),
+  SMPP_TLS_PORT: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      description: 'TCP port of the SMPP server over TLS (needs TLS_CERT and TLS_KEY)',
+    }),
+  ),
+  SMPP_PUBLIC_HOST: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'host name shown in GET …/smpp/settings endpoints (default: PUBLIC_URL host, else SMPP_HOST)',
+    }),
+  ),
+  SMPP_SESSION_MAX_S: Type.Integer({
+    minimum: 1,
+    maximum: 31_536_000,
+    default: 86_400,
+    description: 'the SMPP server unbinds each session after this many seconds (OVH: 24 h)',
+  }),
+  SMPP_BINDS_PER_ACCOUNT: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 1,
+    description: 'transceivers (or transmitter + receiver pairs) an smpp- account may have bound at once',
+  }),
+  SMPP_BIND_FAILURES: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 5,
+    description: 'failed binds from one address within 5 minutes before its binds get ESME_RBINDTHROTTLED',
+  }),
+  SMPP_DELIVERY_RETRY_S: Type.Integer({
+    minimum: 1,
+    maximum: 86_400,
+    default: 60,
+    description: 'wait before a deliver_sm not acknowledged is sent again, in seconds',
+  }),
   TLS_CERT: Type.Optional(
     Type.String({ minLength: 1, description: 'PEM certificate file; with TLS_KEY, serve HTTPS' }),
   ),
@@ -196,6 +256,8 @@ export type Config = {
   port: number
   host: string
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null }
+  /** How long start retries a PostgreSQL server that refuses connections or cannot be reached. */
+  databaseWaitMs: number
   logLevel: Env['LOG_LEVEL']
   /** false: phone numbers, message texts and e-mail addresses are kept out of log lines. */
   logPersonalData: boolean
@@ -210,6 +272,7 @@ export type Config = {
   /** null: start generates one and logs it once. */
   adminToken: string | null
   tls: { certFile: string; keyFile: string } | null
+  smpp: SmppServerSettings
   /** Hundredths of a credit per SMS part, by country calling code; `default` for the rest. */
   rates: { default: number; byCallingCode: Record<string, number> }
   simulatorDelayMs: number
@@ -223,6 +286,8 @@ export type Config = {
    */
   stopMention: string | null
   sendingPollMs: number
+  /** How long a claimed hand-over (a message to a carrier, a simulator report) stays with its replica. */
+  handoverLeaseMs: number
   trustProxy: string[] | null
   alerts: { smtpUrl: string | null; from: string; retryScheduleMs: number[] }
   callbacks: {
@@ -311,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     database: parsed.DATABASE_URL
       ? { kind: 'postgres', url: parsed.DATABASE_URL }
       : { kind: 'pglite', dataDir: inMemory ? null : parsed.DATA_DIR },
+    databaseWaitMs: parsed.DATABASE_WAIT_S * 1000,
     logLevel: parsed.LOG_LEVEL,
     logPersonalData: parsed.LOG_PERSONAL_DATA === 'true',
     http: {
@@ -325,12 +391,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     oauthTokenTtlSeconds: parsed.OAUTH_TOKEN_TTL_S,
     adminToken: parsed.ADMIN_TOKEN ?? null,
     tls: parsed.TLS_CERT && parsed.TLS_KEY ? { certFile: parsed.TLS_CERT, keyFile: parsed.TLS_KEY } : null,
+    smpp: smppSettings(parsed),
     rates,
     simulatorDelayMs: parsed.SIMULATOR_DELAY_MS,
     simulatorRules,
     carriers: parseCarriers(parsed.CARRIERS, parsed.CARRIER_URL),
     stopMention: parsed.STOP_MENTION ?? null,
     sendingPollMs: parsed.SENDING_POLL_MS,
+    handoverLeaseMs: parsed.HANDOVER_LEASE_MS,
     callbacks: {
       dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
       concurrency: parsed.DISPATCHER_CONCURRENCY,
@@ -348,6 +416,50 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           .map((p) => p.trim())
           .filter(Boolean)
       : null,
+  }
+}
+
+/** The SMPP server of smpp- accounts (src/smpp-server/). */
+export type SmppServerSettings = {
+  /** null: SMPP_PORT=off. */
+  port: number | null
+  host: string
+  /** null: no TLS listener. */
+  tlsPort: number | null
+  /** Shown in sms.Settings.endpoints. */
+  publicHost: string
+  sessionMaxMs: number
+  bindsPerAccount: number
+  bindFailures: number
+  bindFailureWindowMs: number
+  deliveryRetryMs: number
+  /** Receipts and MO not acknowledged within this are given up (OVH: 7 days). */
+  deliveryTtlMs: number
+}
+
+function smppSettings(parsed: Env): SmppServerSettings {
+  const port = parsed.SMPP_PORT === 'off' ? null : Number(parsed.SMPP_PORT)
+  if (port !== null && port > 65535) throw new ConfigError('SMPP_PORT', `at most 65535 or off, got ${port}`)
+  if (parsed.SMPP_TLS_PORT !== undefined && !(parsed.TLS_CERT && parsed.TLS_KEY)) {
+    throw new ConfigError(
+      'SMPP_TLS_PORT',
+      'needs TLS_CERT and TLS_KEY (the certificate the SMPP server shows)',
+    )
+  }
+  const host = parsed.SMPP_HOST ?? parsed.HOST
+  const publicHost =
+    parsed.SMPP_PUBLIC_HOST ?? (parsed.PUBLIC_URL ? new URL(parsed.PUBLIC_URL).hostname : host)
+  return {
+    port,
+    host,
+    tlsPort: parsed.SMPP_TLS_PORT ?? null,
+    publicHost,
+    sessionMaxMs: parsed.SMPP_SESSION_MAX_S * 1000,
+    bindsPerAccount: parsed.SMPP_BINDS_PER_ACCOUNT,
+    bindFailures: parsed.SMPP_BIND_FAILURES,
+    bindFailureWindowMs: 5 * 60_000,
+    deliveryRetryMs: parsed.SMPP_DELIVERY_RETRY_S * 1000,
+    deliveryTtlMs: 7 * 86_400_000,
   }
 }
 

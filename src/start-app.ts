@@ -5,18 +5,28 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
 import { buildApp } from './app.js'
 import { systemClock } from './clock.js'
 import type { Config } from './config.js'
 import type { AppDeps } from './context.js'
 import { randomKey } from './crypto/keys.js'
 import { createSecretBox, resolveSecret } from './crypto/secret-box.js'
-import { createDb, type DbHandle } from './db/index.js'
+import { createDb, type DbHandle, waitForPostgres } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { loggerOptions } from './http/logging.js'
 
 /** Opens the database and brings its schema up to date: shared by the server and the CLI. */
-export async function openDatabase(config: Config): Promise<DbHandle> {
+export async function openDatabase(
+  config: Config,
+  { onWait }: { onWait?: (message: string) => void } = {},
+): Promise<DbHandle> {
+  if (config.database.kind === 'postgres') {
+    await waitForPostgres(config.database.url, {
+      waitMs: config.databaseWaitMs,
+      ...(onWait ? { onWait } : {}),
+    })
+  }
   const database = await createDb(config.database)
   try {
     await migrateToLatest(database)
@@ -27,8 +37,16 @@ export async function openDatabase(config: Config): Promise<DbHandle> {
   return database
 }
 
-export async function startApp(config: Config) {
-  const database = await openDatabase(config)
+export type StartOptions = {
+  /** Readable log lines instead of JSON (the server sets it when stdout is a terminal). */
+  prettyLogs?: boolean
+  /** Where the generated admin token and start-up waits are written (default: stderr). */
+  announce?: (text: string) => void
+}
+
+export async function startApp(config: Config, options: StartOptions = {}) {
+  const announce = options.announce ?? ((text: string) => process.stderr.write(text))
+  const database = await openDatabase(config, { onWait: (message) => announce(`sms-mirror: ${message}\n`) })
   const adminToken = config.adminToken ?? randomKey(40)
   const deps: AppDeps = {
     config: { ...config, adminToken },
@@ -40,22 +58,69 @@ export async function startApp(config: Config) {
     ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
     : undefined
   const app = await buildApp(deps, {
-    logger: loggerOptions(config.logLevel, { personalData: config.logPersonalData }),
+    logger: loggerOptions(config.logLevel, {
+      personalData: config.logPersonalData,
+      pretty: options.prettyLogs ?? false,
+    }),
     ...(https ? { https } : {}),
   })
   applyServerTimeouts(app.server, config.http)
   if (!config.adminToken) {
-    // Printed once, on purpose: the operator needs it to create owners, accounts and keys.
+    // Printed once, on purpose, on its own line and never into the log: the operator needs it to
+    // create owners, accounts and keys, and log collectors must not keep a secret.
     app.log.warn(
-      { generatedAdminToken: adminToken },
-      'ADMIN_TOKEN was not set: the token above was generated for this run only. Set ADMIN_TOKEN to keep one, ' +
-        'then create an owner with POST /admin/v1/owners (Authorization: Bearer <token>)',
+      'ADMIN_TOKEN was not set: an admin token was generated for this run only (printed on stderr, not logged)',
     )
+    app.addHook('onListen', async () => {
+      announce(generatedTokenNotice(adminToken))
+    })
   }
   app.addHook('onClose', async () => {
     await database.close()
   })
   return app
+}
+
+/** The address the server is told to listen on is taken (or not allowed): one line for the operator. */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ListenError'
+  }
+}
+
+/**
+ * Fails fast, before the database is opened (seconds for PGlite), when HOST:PORT cannot be listened
+ * on: a test listen, closed at once. Port 0 (any free port) needs no check.
+ */
+export async function checkListenAddress(host: string, port: number): Promise<void> {
+  if (port === 0) return
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer()
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'the port is already in use (another sms-mirror, or another program): stop it or set PORT'
+          : error.code === 'EACCES'
+            ? 'permission denied (ports below 1024 need privileges): set PORT'
+            : error.code === 'EADDRNOTAVAIL'
+              ? 'this machine has no such address: set HOST'
+              : `${error.message}`
+      reject(new ListenError(`cannot listen on ${host}:${port} (HOST/PORT): ${why}`))
+    })
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()))
+  })
+}
+
+/** The words around a generated admin token: the token alone on its line, then what to do with it. */
+export function generatedTokenNotice(token: string): string {
+  return (
+    '\nADMIN_TOKEN was not set. The admin token of this run (it changes at every start) is:\n\n' +
+    `    ${token}\n\n` +
+    'Keep one across restarts with ADMIN_TOKEN in the environment or in .env, then for example:\n' +
+    `    export ADMIN_TOKEN=${token}\n` +
+    '    npx sms-mirror init\n\n'
+  )
 }
 
 /**

@@ -13,28 +13,20 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type BenchDatabase, startCluster } from '../lib/pg.js'
+import { freePort } from '../../test/support/ports.js'
+import { freshDatabaseOn, startCluster, type ThrowawayDatabase } from '../../test/support/postgres.js'
+import { callbackReceiver } from '../../test/support/receiver.js'
 import {
-  createKeys,
-  Drill,
-  DrillFailure,
-  endChecks,
   errorDigest,
   errorLines,
-  freePort,
-  freshDatabaseOn,
-  Load,
-  openDb,
   type ServerProcess,
-  seed,
-  serverEnv,
-  settle,
-  sleep,
-  snapshot,
   spawnServer,
-  startReceiver,
   waitHealthy,
-} from './lib.js'
+} from '../../test/support/server-process.js'
+import { endChecks, settle, snapshot } from './checks.js'
+import { Drill, DrillFailure, sleep } from './harness.js'
+import { Load } from './load.js'
+import { createKeys, openDb, seed, serverEnv } from './setup.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const LOAD_BEFORE_KILL_MS = 3000
@@ -72,7 +64,7 @@ await drill.run(async () => {
     url = await freshDatabaseOn(drill, given)
     label = 'a fresh database on DATABASE_URL'
   } else {
-    const cluster: BenchDatabase = await startCluster()
+    const cluster: ThrowawayDatabase = await startCluster()
     drill.onCleanup(() => cluster.stop())
     url = cluster.url
     label = cluster.label
@@ -81,7 +73,7 @@ await drill.run(async () => {
   const handle = await openDb(url)
   drill.onCleanup(() => handle.close())
   const { db } = handle
-  const rx = await startReceiver(drill, 10)
+  const rx = await callbackReceiver(drill, { maxDelayMs: 10, path: '/dlr' })
   const ownerId = await seed(handle, rx.url)
 
   const smscPort = await freePort()
@@ -102,7 +94,7 @@ await drill.run(async () => {
   const server = spawnServer(drill, env)
   servers.push(server)
   drill.onCleanup(() => server.child.kill('SIGKILL'))
-  const readyMs = await waitHealthy(server, base, 30_000)
+  const readyMs = await waitHealthy(server, base)
   drill.log(`server (pid ${server.child.pid}) healthy after ${readyMs} ms on ${base}, bound to the SMSC`)
   const keys = await createKeys(base, ownerId)
 
@@ -111,10 +103,11 @@ await drill.run(async () => {
   drill.log('load started: 3 clients POST …/jobs, 1 client http2sms GET, one receiver per request')
   await sleep(LOAD_BEFORE_KILL_MS)
   const flowing = Date.now()
-  while ((load.accepted().length < 50 || rx.calls() < 20) && Date.now() - flowing < 10_000) await sleep(100)
-  if (rx.calls() === 0) throw new DrillFailure('no callback arrived before the kill: nothing to drill')
+  while ((load.accepted().length < 50 || rx.calls.length < 20) && Date.now() - flowing < 10_000)
+    await sleep(100)
+  if (rx.calls.length === 0) throw new DrillFailure('no callback arrived before the kill: nothing to drill')
 
-  const before = { accepted: load.accepted().length, calls: rx.calls() }
+  const before = { accepted: load.accepted().length, calls: rx.calls.length }
   smsc.kill('SIGKILL')
   await new Promise((resolve) => smsc.once('exit', resolve))
   const killedAt = Date.now()

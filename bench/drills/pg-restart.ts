@@ -8,27 +8,15 @@
  * Always on a throwaway cluster of its own (it stops and starts it), even when DATABASE_URL is set.
  * Prints a timed log, then one line `drill:pg-restart: PASS|FAIL …`; exits 0 or 1.
  */
-import { startCluster } from '../lib/pg.js'
-import {
-  createKeys,
-  Drill,
-  DrillFailure,
-  endChecks,
-  errorDigest,
-  errorLines,
-  freePort,
-  Load,
-  type Outcome,
-  openDb,
-  seed,
-  serverEnv,
-  settle,
-  sleep,
-  snapshot,
-  spawnServer,
-  startReceiver,
-  waitHealthy,
-} from './lib.js'
+
+import { freePort } from '../../test/support/ports.js'
+import { startCluster } from '../../test/support/postgres.js'
+import { callbackReceiver } from '../../test/support/receiver.js'
+import { errorDigest, errorLines, spawnServer, waitHealthy } from '../../test/support/server-process.js'
+import { endChecks, settle, snapshot } from './checks.js'
+import { Drill, DrillFailure, sleep } from './harness.js'
+import { Load, type Outcome } from './load.js'
+import { createKeys, openDb, seed, serverEnv } from './setup.js'
 
 const LOAD_BEFORE_STOP_MS = 3000
 const DOWN_MS = 5000
@@ -68,7 +56,7 @@ await drill.run(async () => {
   const handle = await openDb(cluster.url)
   drill.onCleanup(() => handle.close())
   const { db } = handle
-  const rx = await startReceiver(drill)
+  const rx = await callbackReceiver(drill, { maxDelayMs: 10, path: '/dlr' })
   const ownerId = await seed(handle, rx.url)
 
   const port = await freePort()
@@ -80,7 +68,7 @@ await drill.run(async () => {
   void server.exited.then((e) => {
     exited = String(e.code ?? e.signal)
   })
-  const readyMs = await waitHealthy(server, base, 30_000)
+  const readyMs = await waitHealthy(server, base)
   drill.log(`server (pid ${server.child.pid}) healthy after ${readyMs} ms on ${base}`)
   const keys = await createKeys(base, ownerId)
 
@@ -89,12 +77,13 @@ await drill.run(async () => {
   drill.log('load started: 3 clients POST …/jobs, 1 client http2sms GET, one receiver per request')
   await sleep(LOAD_BEFORE_STOP_MS)
   const flowing = Date.now()
-  while ((load.accepted().length < 50 || rx.calls() < 20) && Date.now() - flowing < 10_000) await sleep(100)
-  if (rx.calls() === 0) throw new DrillFailure('no callback arrived before the stop: nothing to drill')
+  while ((load.accepted().length < 50 || rx.calls.length < 20) && Date.now() - flowing < 10_000)
+    await sleep(100)
+  if (rx.calls.length === 0) throw new DrillFailure('no callback arrived before the stop: nothing to drill')
 
   // ---- down
   const stopAsked = Date.now()
-  const before = { accepted: load.accepted().length, calls: rx.calls() }
+  const before = { accepted: load.accepted().length, calls: rx.calls.length }
   await cluster.stopServer('fast')
   const downAt = Date.now()
   drill.log(

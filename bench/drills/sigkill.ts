@@ -7,28 +7,21 @@
  * PostgreSQL: a fresh database on DATABASE_URL's server when set, else a throwaway cluster.
  * Prints a timed log, then one line `drill:sigkill: PASS|FAIL …`; exits 0 or 1.
  */
-import { type BenchDatabase, startCluster } from '../lib/pg.js'
+
+import { freePort } from '../../test/support/ports.js'
+import { freshDatabaseOn, startCluster, type ThrowawayDatabase } from '../../test/support/postgres.js'
+import { callbackReceiver } from '../../test/support/receiver.js'
 import {
-  createKeys,
-  Drill,
-  DrillFailure,
-  endChecks,
   errorDigest,
   errorLines,
-  freePort,
-  freshDatabaseOn,
-  Load,
-  openDb,
   type ServerProcess,
-  seed,
-  serverEnv,
-  settle,
-  sleep,
-  snapshot,
   spawnServer,
-  startReceiver,
   waitHealthy,
-} from './lib.js'
+} from '../../test/support/server-process.js'
+import { endChecks, settle, snapshot } from './checks.js'
+import { Drill, DrillFailure, sleep } from './harness.js'
+import { Load } from './load.js'
+import { createKeys, openDb, seed, serverEnv } from './setup.js'
 
 const LOAD_BEFORE_KILL_MS = 3000
 const LOAD_AFTER_RESTART_MS = 3000
@@ -43,7 +36,7 @@ await drill.run(async () => {
     url = await freshDatabaseOn(drill, given)
     label = 'a fresh database on DATABASE_URL'
   } else {
-    const cluster: BenchDatabase = await startCluster()
+    const cluster: ThrowawayDatabase = await startCluster()
     drill.onCleanup(() => cluster.stop())
     url = cluster.url
     label = cluster.label
@@ -53,7 +46,7 @@ await drill.run(async () => {
   drill.onCleanup(() => handle.close())
   const { db } = handle
   // Slow enough answers (up to 40 ms) that the kill finds callback calls in flight.
-  const rx = await startReceiver(drill, 40)
+  const rx = await callbackReceiver(drill, { maxDelayMs: 40, path: '/dlr' })
   const ownerId = await seed(handle, rx.url)
 
   const port = await freePort()
@@ -65,7 +58,7 @@ await drill.run(async () => {
   const first = spawnServer(drill, env)
   servers.push(first)
   drill.onCleanup(() => first.child.kill('SIGKILL'))
-  const readyMs = await waitHealthy(first, base, 30_000)
+  const readyMs = await waitHealthy(first, base)
   drill.log(`server 1 (pid ${first.child.pid}) healthy after ${readyMs} ms on ${base}`)
   const keys = await createKeys(base, ownerId)
 
@@ -75,14 +68,15 @@ await drill.run(async () => {
   await sleep(LOAD_BEFORE_KILL_MS)
   // Make sure the kill lands with work everywhere: sends accepted, and callbacks flowing.
   const flowing = Date.now()
-  while ((load.accepted().length < 50 || rx.calls() < 20) && Date.now() - flowing < 10_000) await sleep(100)
-  if (rx.calls() === 0) throw new DrillFailure('no callback arrived before the kill: nothing to drill')
+  while ((load.accepted().length < 50 || rx.calls.length < 20) && Date.now() - flowing < 10_000)
+    await sleep(100)
+  if (rx.calls.length === 0) throw new DrillFailure('no callback arrived before the kill: nothing to drill')
 
   // Kill while the dispatcher has calls out (their outcome is never recorded: they come back after
   // the lease, and may arrive twice).
   const waitingForCalls = Date.now()
   while (rx.inFlight() === 0 && Date.now() - waitingForCalls < 5000) await sleep(1)
-  const before = { accepted: load.accepted().length, calls: rx.calls(), inFlight: rx.inFlight() }
+  const before = { accepted: load.accepted().length, calls: rx.calls.length, inFlight: rx.inFlight() }
   first.child.kill('SIGKILL')
   const killedAt = Date.now()
   const exit = await first.exited
@@ -95,7 +89,7 @@ await drill.run(async () => {
   const second = spawnServer(drill, env)
   servers.push(second)
   drill.onCleanup(() => second.child.kill('SIGKILL'))
-  await waitHealthy(second, base, 30_000)
+  await waitHealthy(second, base)
   const restartedAt = Date.now()
   drill.log(`server 2 (pid ${second.child.pid}) healthy ${restartedAt - killedAt} ms after the kill`)
   await sleep(LOAD_AFTER_RESTART_MS)

@@ -1,6 +1,6 @@
 import autocannon, { type Request, type RequestSpec } from 'autocannon'
+import { nowSeconds, receiverFor, signedHeaders } from '../../test/support/signing.js'
 import type { LoadResult, LoadSpec } from './load.js'
-import { receiverFor, signedHeaders } from './sign.js'
 
 /** Child process of runLoad: one autocannon run, its summary sent back over IPC. */
 process.once('message', (message) => {
@@ -42,7 +42,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
         body,
         headers: {
           ...req.headers,
-          ...signedHeaders(vary.keys, 'POST', path, body, vary.host),
+          ...signedHeaders(vary.keys, 'POST', path, body, nowSeconds(), vary.host),
           'content-type': 'application/json',
         },
       }

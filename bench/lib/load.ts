@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { Keys } from './sign.js'
+import type { Keys } from '../../test/support/signing.js'
 
 /**
  * Load generation runs autocannon in a child process, so the server under test keeps this

@@ -8,15 +8,15 @@ import type { AppDeps } from '../../src/context.js'
 import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { createDb, type DbHandle } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
-import type { BenchDatabase } from './pg.js'
-import type { Keys } from './sign.js'
+import type { ThrowawayDatabase } from '../../test/support/postgres.js'
+import type { Keys } from '../../test/support/signing.js'
 
 export const BENCH_SECRET = 'bench-secret-key-of-at-least-32-characters!'
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789'
 
 /** A migrated database handle on the bench database (its own schema when DATABASE_URL was given). */
 export async function openDb(
-  database: BenchDatabase,
+  database: ThrowawayDatabase,
   poolSize = 20,
 ): Promise<{ handle: DbHandle; config: Config }> {
   const config = loadConfig({
@@ -35,7 +35,7 @@ export async function openDb(
 
 /** The real app (real clock) on the bench database; migrations applied. */
 export async function benchApp(
-  database: BenchDatabase,
+  database: ThrowawayDatabase,
   options: { workers: boolean; config?: Partial<Config> },
 ): Promise<{ app: FastifyInstance; deps: AppDeps }> {
   const { handle, config } = await openDb(database)

@@ -3,7 +3,8 @@ import { Type } from 'typebox'
 import { ALL_OWNERS } from '../auth/scope.js'
 import type { Db } from '../db/index.js'
 import { conflict, invalid, notFound } from '../errors.js'
-import { ref } from '../http/schema.js'
+import { emailAddress } from '../fields/email.js'
+import { nullable, ref } from '../http/schema.js'
 import { hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from './amounts.js'
 import { ledger, purchase } from './ledger.js'
 import { AccountWithIAM } from './schema.js'
@@ -13,6 +14,20 @@ export const OwnerId = Type.Integer({
   minimum: 1,
   maximum: 2147483647,
   description: 'id of the owner (tenant)',
+})
+
+const ContactEmail = nullable(
+  Type.String({ maxLength: 254, description: 'e-mail address of the owner; null or empty to clear' }),
+)
+const OwnerAnswer = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  contactEmail: nullable(Type.String()),
+})
+const toOwnerAnswer = (row: { id: number; name: string; contact_email: string | null }) => ({
+  id: row.id,
+  name: row.name,
+  contactEmail: row.contact_email,
 })
 
 /** 404 unless the owner exists (the admin API names owners by id). */
@@ -35,21 +50,50 @@ export const accountAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         summary: 'Create an owner (tenant)',
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 100, description: '1 to 100 characters' }) },
+          {
+            name: Type.String({ minLength: 1, maxLength: 100, description: '1 to 100 characters' }),
+            contactEmail: Type.Optional(ContactEmail),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ id: Type.Integer(), name: Type.String() }) },
+        response: { 200: OwnerAnswer },
       },
     },
     async (request) => {
+      const contactEmail = emailAddress('contactEmail', request.body.contactEmail ?? null)
       const inserted = await db
         .insertInto('owners')
-        .values({ name: request.body.name })
+        .values({ name: request.body.name, contact_email: contactEmail })
         .onConflict((oc) => oc.column('name').doNothing())
-        .returning(['id', 'name'])
+        .returning(['id', 'name', 'contact_email'])
         .executeTakeFirst()
       if (!inserted) throw conflict(`The owner ${request.body.name} already exists`)
-      return inserted
+      return toOwnerAnswer(inserted)
+    },
+  )
+
+  app.put(
+    '/owners/:owner',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "Change an owner's contact e-mail address (where regenerated SMPP passwords go)",
+        params: Type.Object({ owner: OwnerId }),
+        body: Type.Object({ contactEmail: ContactEmail }, { additionalProperties: false }),
+        response: { 200: OwnerAnswer },
+      },
+    },
+    async (request) => {
+      const contactEmail = emailAddress('contactEmail', request.body.contactEmail)
+      const updated = await db
+        .updateTable('owners')
+        .set({ contact_email: contactEmail })
+        .where('id', '=', request.params.owner)
+        .returning(['id', 'name', 'contact_email'])
+        .executeTakeFirst()
+      if (!updated) throw notFound(`The owner ${request.params.owner} does not exist`)
+      return toOwnerAnswer(updated)
     },
   )
 
@@ -74,19 +118,34 @@ export const accountAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: ref(AccountWithIAM) },
+        response: {
+          200: Type.Object(
+            {
+              ...AccountWithIAM.properties,
+              smppSystemID: Type.Optional(Type.String({ description: 'smpp- accounts: the system ID' })),
+              smppPassword: Type.Optional(
+                Type.String({ description: 'smpp- accounts: the SMPP password, shown this once only' }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        },
       },
     },
     async (request) => {
       const { serviceName, owner, credits, description } = request.body
       await requireOwner(db, owner)
-      await createAccount(db, {
+      const created = await createAccount(db, {
         ownerId: owner,
         serviceName,
+        secretBox: app.secretBox,
         ...(credits === undefined ? {} : { credits }),
         ...(description === undefined ? {} : { description }),
       })
-      return getAccount(db, ALL_OWNERS, serviceName)
+      const account = await getAccount(db, ALL_OWNERS, serviceName)
+      return created.smpp
+        ? { ...account, smppSystemID: created.smpp.systemId, smppPassword: created.smpp.password }
+        : account
     },
   )
 

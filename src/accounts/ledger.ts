@@ -398,3 +398,85 @@ export async function ledger(db: Db, accountId: number, afterId = 0, limit = 100
     createdAt: row.created_at.toISOString(),
   }))
 }
+
+/** The spends of one payer in a batch (see spendMany). */
+export type PayerSpends = {
+  accountId: number
+  login: string | null
+  items: { hundredths: number; reference: string }[]
+}
+
+/**
+ * The spends of many payers at once, for group commit: every user whose active quota pays its whole
+ * sum is spent by one `UPDATE … FROM (VALUES …)` (its rows locked first in (account, login) order, so
+ * two batches cannot deadlock on them) and one ledger INSERT for them all; every other payer — an
+ * account, an inactive or short quota, a user gone — goes through spendMany on its own, in order.
+ * Outcomes come per payer, in the order of `payers`, as spendMany gives them.
+ */
+export async function spendForPayers(trx: Trx, payers: readonly PayerSpends[]): Promise<SpendOutcome[][]> {
+  const outcomes: (SpendOutcome[] | undefined)[] = payers.map(() => undefined)
+  const totals = payers.map((payer) => {
+    for (const item of payer.items) checkAmount(item.hundredths)
+    return payer.items.reduce((sum, item) => sum + item.hundredths, 0)
+  })
+  const quotaPayers = payers.flatMap((payer, i) => (payer.login === null ? [] : [i]))
+  if (quotaPayers.length > 1) {
+    const values = quotaPayers.map((i) => {
+      const payer = payers[i] as PayerSpends
+      return sql`(${payer.accountId}::int4, ${payer.login}::text, ${totals[i]}::int8)`
+    })
+    const { rows } = await sql<{
+      account_id: number
+      login: string
+      quota_left: number
+      alert_threshold: number
+      alert_support: string
+      alert_email: string | null
+      alert_number: string | null
+    }>`
+      with v(account_id, login, total) as (values ${sql.join(values)}),
+      locked as materialized (
+        select u.account_id, u.login from sms_users as u
+          join v on v.account_id = u.account_id and v.login = u.login
+         order by u.account_id, u.login collate "C"
+           for update of u
+      )
+      update sms_users as u set quota_left = u.quota_left - v.total
+        from v join locked as l on l.account_id = v.account_id and l.login = v.login
+       where u.account_id = v.account_id and u.login = v.login
+         and u.quota_status = 'active' and u.quota_left >= v.total
+      returning u.account_id, u.login, u.quota_left, u.alert_threshold, u.alert_support, u.alert_email, u.alert_number`.execute(
+      trx,
+    )
+    const paidOf = new Map(rows.map((row) => [`${row.account_id}\u0000${row.login}`, row]))
+    const entries: Entry[] = []
+    for (const i of quotaPayers) {
+      const payer = payers[i] as PayerSpends
+      const row = paidOf.get(`${payer.accountId}\u0000${payer.login}`)
+      if (!row) continue
+      const paid: Paid = {
+        source: 'quota',
+        left: row.quota_left,
+        alert: {
+          threshold: row.alert_threshold,
+          support: row.alert_support as AlertSettings['support'],
+          email: row.alert_email,
+          number: row.alert_number,
+        },
+      }
+      for (const item of payer.items) {
+        entries.push(spendEntry(payer.accountId, payer.login, 'quota', item.hundredths, item.reference))
+      }
+      let left = paid.left + (totals[i] as number)
+      outcomes[i] = payer.items.map((item) => {
+        left -= item.hundredths
+        return { ok: true, ...paid, left }
+      })
+    }
+    if (entries.length > 0) await record(trx, entries)
+  }
+  for (const [i, payer] of payers.entries()) {
+    outcomes[i] ??= await spendMany(trx, payer)
+  }
+  return outcomes as SpendOutcome[][]
+}

@@ -1,9 +1,11 @@
 import type { Static } from 'typebox'
 import type { Scope } from '../auth/scope.js'
+import type { SecretBox } from '../crypto/secret-box.js'
 import type { Db } from '../db/index.js'
 import type { AccountRow, AccountUpdate } from '../db/schema.js'
 import { badRequest, conflict, invalid, notFound, SERVICE_NOT_FOUND } from '../errors.js'
 import { callbackUrl } from '../fields/url.js'
+import { createSmppCredentials } from '../smpp-server/credentials.js'
 import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from './amounts.js'
 import { purchase } from './ledger.js'
 import { findAccount, insertAccount, listServiceNames, quotaSummary, updateAccount } from './repository.js'
@@ -127,10 +129,24 @@ export async function updateAccountSettings(
   await updateAccount(db, account.id, patch)
 }
 
-export type NewAccountInput = { ownerId: number; serviceName: string; credits?: number; description?: string }
+export type NewAccountInput = {
+  ownerId: number
+  serviceName: string
+  credits?: number
+  description?: string
+  /** Seals the SMPP password of an smpp- account (required for those). */
+  secretBox?: SecretBox
+}
 
-/** Creates an SMS account (administration only: there is no public route for it). */
-export async function createAccount(db: Db, input: NewAccountInput): Promise<AccountRow> {
+/**
+ * Creates an SMS account (administration only: there is no public route for it). An smpp- account
+ * gets its random system ID and password in the same transaction; the password is answered here
+ * only, never again.
+ */
+export async function createAccount(
+  db: Db,
+  input: NewAccountInput,
+): Promise<AccountRow & { smpp: { systemId: string; password: string } | null }> {
   if (!new RegExp(SERVICE_NAME_PATTERN).test(input.serviceName)) {
     throw invalid(
       'serviceName',
@@ -143,6 +159,9 @@ export async function createAccount(db: Db, input: NewAccountInput): Promise<Acc
   if (credits > MAX_CREDITS) throw invalid('credits', `at most ${MAX_CREDITS} credits`)
   if (await findAccount(db, {}, input.serviceName))
     throw conflict(`The service ${input.serviceName} already exists`)
+  const isSmpp = input.serviceName.startsWith('smpp-')
+  const box = input.secretBox
+  if (isSmpp && !box) throw new Error('createAccount: an smpp- account needs the secret box')
   return db.transaction().execute(async (trx) => {
     const account = await insertAccount(trx, {
       owner_id: input.ownerId,
@@ -150,9 +169,11 @@ export async function createAccount(db: Db, input: NewAccountInput): Promise<Acc
       description: input.description ?? '',
       sms_response: JSON.stringify(DEFAULT_SMS_RESPONSE),
       templates: JSON.stringify(DEFAULT_TEMPLATES),
-      channel: input.serviceName.startsWith('smpp-') ? 'transactional' : 'both',
+      // OVH: "In case of smpp the channel can not be both".
+      channel: isSmpp ? 'transactional' : 'both',
     })
     await purchase(trx, account.id, toHundredths(credits), 'account creation')
-    return { ...account, credits_left: toHundredths(credits) }
+    const smpp = isSmpp && box ? await createSmppCredentials(trx, account.id, box) : null
+    return { ...account, credits_left: toHundredths(credits), smpp }
   })
 }

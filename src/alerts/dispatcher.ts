@@ -37,6 +37,8 @@ export type AlertDispatcherDeps = {
   mail: MailSender | null
   sendSms: SendAlertSms
   options: AlertDispatcherOptions
+  /** Opens the sealed SMPP password of a password mail (the secret box). */
+  openSecret?: (sealed: string) => string
 }
 
 type AlertRow = {
@@ -51,6 +53,8 @@ type AlertRow = {
   sms_state: AlertChannelState
   attempts: number
   created_at: Date
+  kind: 'limit' | 'smpp_password'
+  secret_enc: string | null
 }
 type Claimed = AlertRow & { service_name: string }
 type Outcome = { kind: 'sent' } | { kind: 'retry'; error: string } | { kind: 'failed'; error: string }
@@ -71,6 +75,7 @@ export class AlertDispatcher extends PollingWorker {
   private readonly schedule: readonly number[]
   private readonly leaseMs: number
   private readonly batch: number
+  private readonly openSecret: (sealed: string) => string
 
   constructor(deps: AlertDispatcherDeps) {
     super(deps.options.pollMs, deps.log, 'alert dispatcher')
@@ -82,6 +87,11 @@ export class AlertDispatcher extends PollingWorker {
     this.schedule = deps.options.retrySchedule
     this.leaseMs = deps.options.leaseMs ?? 10 * 60_000
     this.batch = deps.options.batch ?? 10
+    this.openSecret =
+      deps.openSecret ??
+      (() => {
+        throw new Error('no secret box to open the password with')
+      })
   }
 
   /** Sends every due alert; returns how many were handled. Tests call it. */
@@ -133,6 +143,8 @@ export class AlertDispatcher extends PollingWorker {
           'sms_state',
           'attempts',
           'created_at',
+          'kind',
+          'secret_enc',
         ])
         .execute()
       const accounts = await trx
@@ -167,7 +179,11 @@ export class AlertDispatcher extends PollingWorker {
     if (!row.email) return { kind: 'failed', error: 'no alertEmail' }
     if (!this.mail) return { kind: 'failed', error: 'e-mail alerts are not configured (SMTP_URL)' }
     try {
-      await this.mail.send({ to: row.email, ...alertMail(row) })
+      const content =
+        row.kind === 'smpp_password'
+          ? smppPasswordMail(row.service_name, this.openSecret(row.secret_enc ?? ''), row.created_at)
+          : alertMail(row)
+      await this.mail.send({ to: row.email, ...content })
       return { kind: 'sent' }
     } catch (err) {
       return { kind: 'retry', error: describe(err) }
@@ -216,7 +232,7 @@ export class AlertDispatcher extends PollingWorker {
         const ids = { alertId: row.id, accountId: row.account_id, login: row.login, channel }
         if (outcome.kind === 'sent') {
           patch[column] = 'sent'
-          this.log.info({ ...ids, attempt: row.attempts }, 'limit alert sent')
+          this.log.info({ ...ids, kind: row.kind, attempt: row.attempts }, 'limit alert sent')
           continue
         }
         errors.push(outcome.error)
@@ -236,7 +252,13 @@ export class AlertDispatcher extends PollingWorker {
       if (errors.length === 1) patch.last_error = errors[0] as string
       else if (errors.length > 1) patch.last_error = `mail: ${errors[0]}; sms: ${errors[1]}`
       if (Object.keys(patch).length === 0) return
-      await trx.updateTable('alerts').set(patch).where('id', '=', row.id).execute()
+      // A password mail sent or given up no longer needs its password.
+      const done = patch.mail_state === 'sent' || patch.mail_state === 'failed'
+      await trx
+        .updateTable('alerts')
+        .set(row.kind === 'smpp_password' && done ? { ...patch, secret_enc: null } : patch)
+        .where('id', '=', row.id)
+        .execute()
     })
   }
 }
@@ -255,6 +277,24 @@ export function alertMail(alert: AlertFacts): Omit<AlertMail, 'to'> {
       `Raise its quota (PUT /sms/${alert.service_name}/users/${alert.login}, quotaInformations) to keep it sending.`,
       '',
       `Raised at ${alert.created_at.toISOString()}.`,
+      '',
+      '-- ',
+      'sms-mirror',
+    ].join('\n'),
+  }
+}
+
+/** The mail that carries a regenerated SMPP password (the only place it is ever written in clear). */
+export function smppPasswordMail(serviceName: string, password: string, at: Date): Omit<AlertMail, 'to'> {
+  return {
+    subject: `New SMPP password of ${serviceName}`,
+    text: [
+      `A new SMPP password was generated for the SMS account ${serviceName} at ${at.toISOString()}.`,
+      '',
+      `Password: ${password}`,
+      '',
+      'Sessions bound with the previous password stay up until they unbind; new binds need this one.',
+      'The system ID and endpoints are in GET /sms/' + serviceName + '/smpp/settings.',
       '',
       '-- ',
       'sms-mirror',

@@ -25,6 +25,7 @@ export const alertsPlugin = fp<{ workers: boolean }>(
       log: app.log,
       mail,
       sendSms: sendAlertSmsWith(app.sending),
+      openSecret: (sealed) => app.secretBox.open(sealed),
       options: { pollMs: config.sendingPollMs, retrySchedule: config.alerts.retryScheduleMs },
     })
     app.decorate('alertDispatcher', dispatcher)

@@ -47,7 +47,13 @@ export const carrierPlugin = fp<{ workers: boolean }>(
       bound: (carrier, ok) => metrics.carrierBinds.inc({ carrier, outcome: ok ? 'ok' : 'failed' }),
     }
     const simulatorSettings = config.carriers.find((c) => c.kind === 'simulator')
-    const simulator = new SimulatorCarrier(app.db, app.clock, rules, simulatorSettings?.name)
+    const simulator = new SimulatorCarrier({
+      db: app.db,
+      clock: app.clock,
+      rules,
+      name: simulatorSettings?.name,
+      leaseMs: config.handoverLeaseMs,
+    })
     const carriers: Carrier[] = [simulator]
     for (const settings of config.carriers) {
       if (settings.kind === 'smpp') {
@@ -73,6 +79,7 @@ export const carrierPlugin = fp<{ workers: boolean }>(
       clock: app.clock,
       log: app.log,
       pollMs: config.sendingPollMs,
+      leaseMs: config.handoverLeaseMs,
       stopMention,
       onProgress: () => app.callbackDispatcher.nudge(),
     })

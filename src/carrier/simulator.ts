@@ -5,8 +5,6 @@ import type { Carrier, CarrierEvents, CarrierMessage, CarrierState, SubmitOutcom
 import type { SimulatorRule } from './simulator-rules.js'
 
 const BATCH = 500
-/** How long reports being handed over stay hidden from the other replicas' simulators. */
-const LEASE_MS = 60_000
 
 /**
  * The built-in carrier: it plays an SMSC whose behaviour the rules describe. It accepts every message
@@ -20,14 +18,19 @@ export class SimulatorCarrier implements Carrier {
   private events: CarrierEvents | null = null
   private inFlight = 0
 
-  constructor(
-    private readonly db: Db,
-    private readonly clock: Clock,
-    rules: SimulatorRule[],
-    /** Its name in CARRIERS, "simulator" by default. */
-    readonly name = 'simulator',
-  ) {
-    this.setRules(rules)
+  private readonly db: Db
+  private readonly clock: Clock
+  /** Its name in CARRIERS, "simulator" by default. */
+  readonly name: string
+  /** How long reports being handed over stay hidden from the other replicas' simulators. */
+  private readonly leaseMs: number
+
+  constructor(options: { db: Db; clock: Clock; rules: SimulatorRule[]; name?: string; leaseMs?: number }) {
+    this.db = options.db
+    this.clock = options.clock
+    this.name = options.name ?? 'simulator'
+    this.leaseMs = options.leaseMs ?? 60_000
+    this.setRules(options.rules)
   }
 
   rules(): SimulatorRule[] {
@@ -97,14 +100,19 @@ export class SimulatorCarrier implements Carrier {
     }
   }
 
-  /** Hands over the reports due by `now`, oldest first; returns how many. */
+  /**
+   * Hands over the reports due by `now`, oldest first; returns how many. A report waits while an
+   * earlier report of the same message is still in the table (leased by a replica that may have died
+   * before handing it over): reports of one message reach the status path in the order announced,
+   * never a final one before the "sent" it follows.
+   */
   async runDue(now: Date): Promise<number> {
     const events = this.events
     if (!events) return 0
     // Claimed and leased in one statement; removed once the status path has them.
     const due = await this.db
       .updateTable('simulator_reports')
-      .set({ due_at: new Date(now.getTime() + LEASE_MS) })
+      .set({ due_at: new Date(now.getTime() + this.leaseMs) })
       .where(
         'id',
         'in',
@@ -112,6 +120,17 @@ export class SimulatorCarrier implements Carrier {
           .selectFrom('simulator_reports')
           .select('id')
           .where('due_at', '<=', now)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('simulator_reports as earlier')
+                  .select('earlier.id')
+                  .whereRef('earlier.carrier_message_id', '=', 'simulator_reports.carrier_message_id')
+                  .whereRef('earlier.id', '<', 'simulator_reports.id')
+                  .where('earlier.due_at', '>', now),
+              ),
+            ),
+          )
           .orderBy('due_at')
           .orderBy('id')
           .limit(BATCH)

@@ -222,7 +222,7 @@ export class SendingWorker extends PollingWorker {
     await this.db.transaction().execute(async (trx) => {
       const held = await trx
         .selectFrom('outgoing')
-        .select(['id', 'submit_attempts'])
+        .selectAll()
         .where(
           'id',
           'in',
@@ -232,8 +232,9 @@ export class SendingWorker extends PollingWorker {
         .orderBy('id')
         .forUpdate()
         .execute()
-      const token = new Map(held.map((h) => [h.id, h.submit_attempts]))
-      const ours = outcomes.filter((o) => token.get(o.row.id) === o.row.submit_attempts)
+      const rows = new Map(held.map((h) => [h.id, h]))
+      const ours = outcomes.filter((o) => rows.get(o.row.id)?.submit_attempts === o.row.submit_attempts)
+      const submitted: number[] = []
       const reports: StatusReport[] = []
       const early: StatusReport[] = []
       const accepted = new Map<string, { id: number; ids: string[] }[]>()
@@ -253,12 +254,12 @@ export class SendingWorker extends PollingWorker {
         }
       }
       for (const [carrier, messages] of accepted) {
-        const values = messages.map((m) => sql`(${m.id}::int8, ${carrier}::text)`)
-        await sql`
-          update outgoing as o
-             set state = 'submitted', sent_at = ${now}::timestamptz, carrier = v.carrier, claimed_until = null
-            from (values ${sql.join(values)}) as v(id, carrier)
-           where o.id = v.id`.execute(trx)
+        // Written with the status below, in one UPDATE (the rows are locked above).
+        for (const m of messages) {
+          const row = rows.get(m.id) as OutgoingRow
+          rows.set(m.id, { ...row, state: 'submitted', sent_at: now, carrier, claimed_until: null })
+          submitted.push(m.id)
+        }
         const parts = messages.flatMap((m) =>
           m.ids.map((id, i) => ({ carrier, carrier_message_id: id, outgoing_id: m.id, part: i + 1 })),
         )
@@ -285,7 +286,7 @@ export class SendingWorker extends PollingWorker {
            where o.id = v.id`.execute(trx)
       }
       // What acceptance means first, then what the carrier reported before it was recorded.
-      await applyStatusReports(trx, [...reports, ...early], now)
+      await applyStatusReports(trx, [...reports, ...early], now, { rows, changed: submitted })
     })
   }
 

@@ -6,7 +6,8 @@ export type AdminIo = { stdout: (s: string) => void; stderr: (s: string) => void
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
 
 export const ADMIN_USAGE = `usage: sms-mirror admin <verb> [arguments] [--flags]
-  owner-create <name>
+  owner-create <name> [--contact-email ADDRESS]
+  owner-contact-email <ownerId> <address|"">   (where regenerated SMPP passwords are mailed)
   account-create <serviceName> --owner <id> [--credits N] [--description TEXT]
   credits-add <serviceName> <credits>
   application-create --owner <id> --name <name> [--description TEXT]
@@ -41,8 +42,24 @@ type Verb = {
 const VERBS: Record<string, Verb> = {
   'owner-create': {
     positionals: ['name'],
+    options: { 'contact-email': str },
+    build: ([name], values) => ({
+      method: 'POST',
+      path: '/owners',
+      body: {
+        name,
+        ...(values['contact-email'] === undefined ? {} : { contactEmail: values['contact-email'] }),
+      },
+    }),
+  },
+  'owner-contact-email': {
+    positionals: ['ownerId', 'address'],
     options: {},
-    build: ([name]) => ({ method: 'POST', path: '/owners', body: { name } }),
+    build: ([owner, address]) => ({
+      method: 'PUT',
+      path: `/owners/${ownerId({ owner })}`,
+      body: { contactEmail: address === '' ? null : address },
+    }),
   },
   'account-create': {
     positionals: ['serviceName'],

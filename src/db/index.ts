@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config.js'
+import { lockDataDir } from './data-dir-lock.js'
 import { PGliteDialect } from './pglite-dialect.js'
 import type { Database } from './schema.js'
 import { readTemplate } from './template.js'
@@ -83,17 +84,25 @@ export async function createDb(
   }
 
   let dataDir: string | undefined
+  let unlock = () => {}
   if (database.dataDir) {
     mkdirSync(database.dataDir, { recursive: true })
+    unlock = lockDataDir(database.dataDir)
     dataDir = join(database.dataDir, 'pgdata')
   }
-  // A new database starts from the migrated template when there is one (see template.ts).
-  const isNew = !dataDir || !existsSync(dataDir) || readdirSync(dataDir).length === 0
-  const template = isNew ? readTemplate() : null
-  const pglite = await PGlite.create(dataDir, {
-    parsers: { [INT8_OID]: parseInt8 },
-    ...(template ? { loadDataDir: template } : {}),
-  })
+  let pglite: PGlite
+  try {
+    // A new database starts from the migrated template when there is one (see template.ts).
+    const isNew = !dataDir || !existsSync(dataDir) || readdirSync(dataDir).length === 0
+    const template = isNew ? readTemplate() : null
+    pglite = await PGlite.create(dataDir, {
+      parsers: { [INT8_OID]: parseInt8 },
+      ...(template ? { loadDataDir: template } : {}),
+    })
+  } catch (error) {
+    unlock()
+    throw error
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,
@@ -106,7 +115,97 @@ export async function createDb(
       await db.destroy()
       // Kysely closes its driver only if a query ever ran; an open PGlite keeps the process alive.
       if (!pglite.closed) await pglite.close()
+      unlock()
     },
+  }
+}
+
+/** A start that cannot reach its PostgreSQL server, or is refused by it: one line for the operator. */
+export class DatabaseUnavailableError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'DatabaseUnavailableError'
+  }
+}
+
+/** DATABASE_URL as a message may show it: the password replaced. */
+export function urlWithoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(an unparseable URL)'
+  }
+}
+
+/**
+ * Failures worth waiting out at start: nothing listens yet, the host is not up or not resolvable yet
+ * (a compose service starting), or PostgreSQL answers "the database system is starting up" (57P03).
+ * A wrong password or a missing database is not: it fails at once.
+ */
+const TRANSIENT_CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P03',
+  'CONNECT_TIMEOUT',
+])
+
+function describeConnectError(error: unknown): { code: string; text: string } {
+  const { code, message } = error as { code?: string; message?: string }
+  const text = (message ?? String(error)).split('\n')[0] ?? ''
+  if (/timeout/i.test(text) && !code) return { code: 'CONNECT_TIMEOUT', text: 'connection timed out' }
+  return { code: code ?? 'unknown', text: code && !text.includes(code) ? `${text} (${code})` : text }
+}
+
+/**
+ * Connects once to `url` and disconnects, retrying transient failures for `waitMs` (calling `onWait`
+ * once, when the first attempt failed). Throws DatabaseUnavailableError naming DATABASE_URL (password
+ * hidden) and what failed.
+ */
+export async function waitForPostgres(
+  url: string,
+  { waitMs, onWait }: { waitMs: number; onWait?: (message: string) => void },
+): Promise<void> {
+  const shown = `DATABASE_URL=${urlWithoutPassword(url)}`
+  const deadline = Date.now() + waitMs
+  let delay = 250
+  let waited = false
+  for (;;) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.end().catch(() => {})
+      return
+    } catch (error) {
+      await client.end().catch(() => {})
+      const { code, text } = describeConnectError(error)
+      if (!TRANSIENT_CONNECT_ERRORS.has(code)) {
+        throw new DatabaseUnavailableError(`cannot use the database at ${shown}: ${text}`)
+      }
+      if (Date.now() + delay > deadline) {
+        throw new DatabaseUnavailableError(
+          `cannot reach the database at ${shown}: ${text}` +
+            (waitMs > 0
+              ? ` (still failing after ${Math.round(waitMs / 1000)} s; DATABASE_WAIT_S sets how long to wait)`
+              : ''),
+        )
+      }
+      if (!waited) {
+        waited = true
+        onWait?.(
+          `waiting for the database at ${shown}: ${text}; retrying for up to ${Math.round(waitMs / 1000)} s`,
+        )
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay))
+    delay = Math.min(delay * 2, 2000)
   }
 }
 

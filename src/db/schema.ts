@@ -27,6 +27,8 @@ export interface Database {
   http2sms_guard: Http2smsGuardTable
   receiver_slots: ReceiverSlotsTable
   sms_tasks: SmsTasksTable
+  smpp_accounts: SmppAccountsTable
+  smpp_deliveries: SmppDeliveriesTable
 }
 
 /** OVH's receiver lists (src/receivers/): login '' is an account-level slot. */
@@ -51,6 +53,38 @@ export interface SmsTasksTable {
   status: string
   step: string
   created_at: Date
+}
+
+/** The SMPP side of an smpp- account (src/smpp-server/). */
+export interface SmppAccountsTable {
+  account_id: number
+  system_id: string
+  /** Sealed by the secret box. */
+  password_enc: string
+  password_version: Generated<number>
+  /** Addresses and CIDR blocks (JSON list of strings). */
+  allowed_ips: ColumnType<string[], string | undefined, string>
+  throughput: Generated<number>
+  windowing: Generated<number>
+  created_at: CreatedAt
+}
+
+export type SmppDeliveryState = 'pending' | 'delivered' | 'failed'
+
+/** deliver_sm waiting for a bound receiver of the account: receipts and MO, in id order per account. */
+export interface SmppDeliveriesTable {
+  id: Generated<number>
+  account_id: number
+  kind: 'receipt' | 'mo'
+  outgoing_id: number | null
+  incoming_id: number | null
+  pdu: ColumnType<unknown, string, string>
+  state: Generated<SmppDeliveryState>
+  attempts: Generated<number>
+  next_attempt_at: Date
+  last_error: string | null
+  created_at: Date
+  delivered_at: Date | null
 }
 
 /**
@@ -110,6 +144,9 @@ export interface AlertsTable {
   next_attempt_at: Date
   last_error: string | null
   created_at: Date
+  /** 'limit': a quota alert; 'smpp_password': a regenerated SMPP password (in secret_enc) to mail. */
+  kind: Generated<'limit' | 'smpp_password'>
+  secret_enc: string | null
 }
 
 export interface SendersTable {
@@ -329,6 +366,8 @@ type CreatedAt = ColumnType<Date, Date | string | undefined, never>
 export interface OwnersTable {
   id: Generated<number>
   name: string
+  /** Where a regenerated SMPP password is mailed. */
+  contact_email: string | null
   created_at: CreatedAt
 }
 

@@ -115,14 +115,25 @@ type LoggedRequest = { method: string; url: string; ip?: string; routeOptions?: 
  * numbers, message texts and e-mail addresses too unless `personalData` (LOG_PERSONAL_DATA=true).
  * Beyond the request and error serializers, log messages and the text fields of every line are
  * masked as well: lines other libraries build from a URL (Fastify's "Route GET:/… not found"), and
- * error texts of SMTP servers or callback receivers that quote an address.
+ * error texts of SMTP servers or callback receivers that quote an address. `pretty` (the server sets it
+ * when stdout is a terminal) writes readable lines instead of JSON.
  */
 export function loggerOptions(
   level: string,
-  { personalData = false }: { personalData?: boolean } = {},
+  { personalData = false, pretty = false }: { personalData?: boolean; pretty?: boolean } = {},
 ): FastifyLoggerOptions & PinoLoggerOptions {
   return {
     level,
+    // A person at a terminal reads lines (pino-pretty, in pino's worker thread); anything else (a pipe,
+    // a file, a log collector) gets one JSON object a line. Redaction and masking happen before either.
+    ...(pretty
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 1 },
+          },
+        }
+      : {}),
     redact: {
       paths: [
         'req.headers.authorization',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import { fromHundredths } from '../accounts/amounts.js'
-import { type SpendSource, spendMany, UnknownPayer } from '../accounts/ledger.js'
+import { type SpendSource, spendForPayers, UnknownPayer } from '../accounts/ledger.js'
 import { type QuotaDrop, raiseAlerts } from '../alerts/raise.js'
 import { blacklistedAmong } from '../blacklist/repository.js'
 import type { Config } from '../config.js'
@@ -13,7 +13,7 @@ import { defaultSender, requireEnabledSender, SenderRefused } from '../senders/s
 import { userNotFound } from '../users/service.js'
 import { insertOutgoing } from './outgoing-repository.js'
 import type { Receiver, SendingReport, SendRequest } from './request.js'
-import { resolveTarget } from './target.js'
+import { resolveTargets as resolveAccounts } from './target.js'
 
 type Trx = Transaction<Database>
 
@@ -105,16 +105,14 @@ function refuseUnroutable(sends: Send[], routable: Routable): void {
 
 /** 1. Each request's account (scoped) and user, and its sender: each read once per batch. */
 async function resolveTargets(trx: Trx, sends: Send[]): Promise<void> {
-  const accounts = new Map<string, AccountRow | ApiError>()
   const senders = new Map<string, string | ApiError>()
-  for (const send of sends) {
-    const { target } = send.request
-    const key = `${target.scope.ownerId ?? '*'}\u0000${target.serviceName}\u0000${target.login ?? ''}`
-    let account = accounts.get(key)
-    if (!account) {
-      account = await refusalOr(() => resolveTarget(trx, target))
-      accounts.set(key, account)
-    }
+  // Each account read once, the users of each account checked by one query.
+  const resolved = await resolveAccounts(
+    trx,
+    sends.map((send) => send.request.target),
+  )
+  for (const [i, send] of sends.entries()) {
+    const account = resolved[i] as AccountRow | ApiError
     if (account instanceof ApiError) {
       send.refusal = account
       continue
@@ -193,22 +191,26 @@ async function charge(trx: Trx, sends: Send[]): Promise<QuotaDrop[]> {
     const key = `${String((send.account as AccountRow).id).padStart(12, '0')}\u0000${send.request.target.login ?? ''}`
     payers.set(key, [...(payers.get(key) ?? []), send])
   }
+  const groups = [...payers.keys()].sort().map((key) => payers.get(key) as Send[])
+  // Every payer of the batch at once: one UPDATE for the users' quotas that pay (see spendForPayers).
+  const spent = await spendForPayers(
+    trx,
+    groups.map((group) => ({
+      accountId: ((group[0] as Send).account as AccountRow).id,
+      login: (group[0] as Send).request.target.login,
+      items: group.map((send) => ({ hundredths: send.total as number, reference: `batch:${send.batchId}` })),
+    })),
+  )
   const drops: QuotaDrop[] = []
-  for (const key of [...payers.keys()].sort()) {
-    const group = payers.get(key) as Send[]
+  for (const [g, group] of groups.entries()) {
     const first = group[0] as Send
     const accountId = (first.account as AccountRow).id
     const login = first.request.target.login
-    const spent = await spendMany(trx, {
-      accountId,
-      login,
-      items: group.map((send) => ({ hundredths: send.total as number, reference: `batch:${send.batchId}` })),
-    })
     // The quota before the first of these spends and after the last (they are spent as one).
     let before: number | null = null
     let drop: QuotaDrop | undefined
     for (const [i, send] of group.entries()) {
-      const outcome = spent[i]
+      const outcome = spent[g]?.[i]
       if (!outcome?.ok) {
         const error = outcome?.error
         send.refusal =

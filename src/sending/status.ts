@@ -16,6 +16,13 @@ export type StatusReport = { outgoingId: number; ptt: number; dlr: number }
 type Trx = Transaction<Database>
 
 /**
+ * Rows the caller already holds locked (`SELECT … FOR UPDATE` in this transaction), as it changed
+ * them in memory; `changed` are those whose change must be written even when no report changes them.
+ * The status path then neither locks nor writes them a second time.
+ */
+export type HeldRows = { rows: ReadonlyMap<number, OutgoingRow>; changed: readonly number[] }
+
+/**
  * The status path: every status change of an outgoing SMS goes through here, in the caller's
  * transaction, in order. For the whole batch it locks the rows (id order, so two batches cannot
  * deadlock), updates them (ptt, deliveryReceipt, deliveredAt, final state), records the history
@@ -25,23 +32,30 @@ type Trx = Transaction<Database>
  * - A report for an SMS already final (or cancelled) is ignored; so is a report that repeats the
  *   SMS's current ptt and DLR (a carrier sending the same receipt twice changes nothing).
  *
- * Returns the changes made, in order.
+ * Returns the changes made, in order. `held`: rows the caller has locked and changed (see HeldRows),
+ * written in the same UPDATE as the status changes.
  */
 export async function applyStatusReports(
   trx: Trx,
   reports: readonly StatusReport[],
   now: Date,
+  held?: HeldRows,
 ): Promise<StatusChange[]> {
-  if (reports.length === 0) return []
-  const ids = [...new Set(reports.map((r) => r.outgoingId))].sort((a, b) => a - b)
-  const rows = await trx
-    .selectFrom('outgoing')
-    .selectAll()
-    .where('id', 'in', ids)
-    .orderBy('id')
-    .forUpdate()
-    .execute()
-  const current = new Map(rows.map((row) => [row.id, row]))
+  if (reports.length === 0 && !held?.changed.length) return []
+  const current = new Map<number, OutgoingRow>(held?.rows)
+  const ids = [...new Set(reports.map((r) => r.outgoingId))]
+    .filter((id) => !current.has(id))
+    .sort((a, b) => a - b)
+  if (ids.length > 0) {
+    const rows = await trx
+      .selectFrom('outgoing')
+      .selectAll()
+      .where('id', 'in', ids)
+      .orderBy('id')
+      .forUpdate()
+      .execute()
+    for (const row of rows) current.set(row.id, row)
+  }
   const changes: StatusChange[] = []
   const refunds: OutgoingRow[] = []
   for (const report of reports) {
@@ -64,18 +78,22 @@ export async function applyStatusReports(
     changes.push({ outgoingId: row.id, accountId: row.account_id, login: row.login, ptt, dlr })
     if (final && dlr === DLR_NOT_BILLED && row.credits > 0) refunds.push(row)
   }
-  if (changes.length === 0) return changes
-
-  const changed = [...new Set(changes.map((c) => c.outgoingId))].map((id) => current.get(id) as OutgoingRow)
+  const changed = [...new Set([...(held?.changed ?? []), ...changes.map((c) => c.outgoingId)])].map(
+    (id) => current.get(id) as OutgoingRow,
+  )
+  if (changed.length === 0) return changes
+  // Each row written once, whatever changed it: the caller's change (a hand-over) and its status.
   const values = changed.map(
     (row) =>
-      sql`(${row.id}::int8, ${row.ptt}::int4, ${row.delivery_receipt}::int4, ${row.state}::text, ${row.delivered_at}::timestamptz)`,
+      sql`(${row.id}::int8, ${row.ptt}::int4, ${row.delivery_receipt}::int4, ${row.state}::text, ${row.delivered_at}::timestamptz, ${row.sent_at}::timestamptz, ${row.carrier}::text, ${row.claimed_until}::timestamptz)`,
   )
   await sql`
     update outgoing as o
-       set ptt = v.ptt, delivery_receipt = v.dlr, state = v.state, delivered_at = v.delivered_at
-      from (values ${sql.join(values)}) as v(id, ptt, dlr, state, delivered_at)
+       set ptt = v.ptt, delivery_receipt = v.dlr, state = v.state, delivered_at = v.delivered_at,
+           sent_at = v.sent_at, carrier = v.carrier, claimed_until = v.claimed_until
+      from (values ${sql.join(values)}) as v(id, ptt, dlr, state, delivered_at, sent_at, carrier, claimed_until)
      where o.id = v.id`.execute(trx)
+  if (changes.length === 0) return changes
   await trx
     .insertInto('outgoing_events')
     .values(

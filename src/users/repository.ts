@@ -28,6 +28,22 @@ export async function findUserByServiceName(
   return query.executeTakeFirst()
 }
 
+/** Which of these logins are users of the account: one query. */
+export async function existingLogins(
+  db: Executor,
+  accountId: number,
+  logins: readonly string[],
+): Promise<string[]> {
+  if (logins.length === 0) return []
+  const rows = await db
+    .selectFrom('sms_users')
+    .select('login')
+    .where('account_id', '=', accountId)
+    .where('login', 'in', [...logins])
+    .execute()
+  return rows.map((row) => row.login)
+}
+
 /** True when the account has this user. */
 export async function userExists(db: Executor, accountId: number, login: string): Promise<boolean> {
   const row = await db

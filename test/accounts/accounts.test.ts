@@ -211,7 +211,12 @@ t.test('concurrent quota changes never create or lose a credit', async (t) => {
 })
 
 t.test('accounts are created only by administration code', async (t) => {
-  await createAccount(deps.database.db, { ownerId, serviceName: 'smpp-ab12345-2', credits: 3.25 })
+  await createAccount(deps.database.db, {
+    ownerId,
+    serviceName: 'smpp-ab12345-2',
+    credits: 3.25,
+    secretBox: deps.secretBox,
+  })
   t.same((await call(app, 'GET', '/1.0/sms')).body, ['smpp-ab12345-2', SERVICE].sort())
   t.match((await call(app, 'GET', '/1.0/sms/smpp-ab12345-2')).body, {
     smpp: true,

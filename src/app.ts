@@ -26,6 +26,8 @@ import { incomingRoutes } from './incoming/routes.js'
 import { incomingModels } from './incoming/schema.js'
 import type { Metrics } from './metrics/metrics.js'
 import { metricsPlugin } from './metrics/plugin.js'
+import { receiverRoutes } from './receivers/routes.js'
+import { receiverModels } from './receivers/schema.js'
 import { senderRoutes } from './senders/routes.js'
 import { senderModels } from './senders/schema.js'
 import { estimateModels, estimateRoutes } from './sending/estimate-routes.js'
@@ -54,6 +56,7 @@ const MODELS = [
   ...incomingModels,
   ...senderModels,
   ...blacklistModels,
+  ...receiverModels,
   ...smppModels,
 ]
 
@@ -124,6 +127,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
         for (const level of ['user', 'account'] as const) {
           await api.register(messageRoutes, { level })
           await api.register(incomingRoutes, { level })
+          await api.register(receiverRoutes, { level })
         }
       },
       { prefix },

@@ -513,3 +513,88 @@ t.test('end to end: the official client sends, the callBack receiver gets ptt 3 
     'a parseable, current UTC date',
   )
 })
+
+t.test(
+  'end to end: receiver lists with the official client (csvUrl, clean, task, receiversSlotId)',
+  async (t) => {
+    // The CSV, served by a local receiver (allowed: CALLBACK_ALLOW_PRIVATE in this file's config).
+    const csv =
+      'number;name\n+33601020411;Ann\n0033601020412;Bob\nnot-a-number;Eve\n+33601020411;Ann again\n+33601020413;Zoe\n'
+    const { createServer } = await import('node:http')
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/csv')
+      res.end(csv)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => server.close())
+    const csvUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/list.csv`
+    // +33601020413 replied STOP: blacklisted.
+    t.equal(
+      (
+        await admin(app, 'POST', `/admin/v1/accounts/${SERVICE}/incoming`, {
+          sender: '+33601020413',
+          message: 'STOP',
+        })
+      ).status,
+      200,
+    )
+    const account = `/sms/${SERVICE}`
+    const slot = (id: number) => ({ slotId: id, description: `list ${id}`, autoUpdate: false, csvUrl })
+    const [creditsBefore, created, second, cleaned, afterClean, csvAfter] = await runClient(
+      'ovh',
+      signedConfig('ovh', keys),
+      [
+        ['GET', account],
+        ['POST', `${account}/receivers`, slot(1)],
+        ['POST', `${account}/receivers`, slot(2)],
+        ['POST', `${account}/receivers/1/clean`, { freemium: true, priceOnly: false }],
+        ['GET', `${account}/receivers/1`],
+        ['GET', `${account}/receivers/1/csv`],
+      ],
+    )
+    t.match(created, {
+      ok: true,
+      value: { slotId: 1, records: 5, canAutoUpdate: true, description: 'list 1' },
+    })
+    t.match(second, { ok: true, value: { slotId: 2, records: 5 } })
+    t.match(cleaned, { ok: true, value: { totalCreditsRemoved: 0 } })
+    const taskId = (cleaned as { value: { taskId: number } }).value.taskId
+    t.match(afterClean, { ok: true, value: { records: 3 } }, 'the invalid and the blacklisted number removed')
+    t.same(csvAfter, ok('+33601020411\n0033601020412\n+33601020411'))
+
+    const [task, tasks, sentCleaned, sentRaw, creditsAfter, badSlot] = await runClient(
+      'ovh',
+      signedConfig('ovh', keys),
+      [
+        ['GET', `${account}/task/${taskId}`],
+        ['GET', `${account}/task`, { status: 'done' }],
+        ['POST', `${account}/jobs`, { message: 'hello list', receiversSlotId: '1', sender: 'ACME' }],
+        ['POST', `${account}/jobs`, { message: 'hello list', receiversSlotId: '2', sender: 'ACME' }],
+        ['GET', account],
+        ['POST', `${account}/jobs`, { message: 'x', receiversSlotId: '9', sender: 'ACME' }],
+      ],
+    )
+    t.same(task, ok({ function: 'cleanSmsReceivers', status: 'done', step: 'finishing', taskId }))
+    t.ok((tasks as { value: number[] }).value.includes(taskId), 'listed in {S}/task')
+    t.match(sentCleaned, {
+      ok: true,
+      value: {
+        validReceivers: ['+33601020411', '+33601020412'],
+        invalidReceivers: [],
+        totalCreditsRemoved: 2,
+      },
+    })
+    t.match(sentRaw, {
+      ok: true,
+      value: {
+        validReceivers: ['+33601020411', '+33601020412'],
+        invalidReceivers: ['not-a-number', '+33601020413'],
+        totalCreditsRemoved: 2,
+      },
+    })
+    const left = (result: Result | undefined) =>
+      (result as { value: { creditsLeft: number } }).value.creditsLeft
+    t.equal(left(creditsAfter), left(creditsBefore) - 4, 'every valid number charged once per job')
+    t.match(badSlot, { ok: false, error: 404 })
+  },
+)

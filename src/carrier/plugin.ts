@@ -88,7 +88,13 @@ export const carrierPlugin = fp<{ workers: boolean }>(
       clock: app.clock,
       onChange: () => app.callbackDispatcher.nudge(),
       receiveIncoming: async (carrier, messages) => {
-        const { unattributed } = await receiveFromCarrier(app.db, carrier, messages, app.clock.now())
+        const { unattributed } = await receiveFromCarrier(app.db, carrier, messages, app.clock.now(), {
+          write: app.sending.write,
+          log: (what, detail) => app.log.info({ carrier, ...detail }, what),
+        })
+        // automatic text replies were written with the messages: the workers pick them up now
+        worker.nudge()
+        app.callbackDispatcher.nudge()
         if (unattributed > 0) {
           app.log.warn(
             { carrier, unattributed },

@@ -25,8 +25,34 @@ export interface Database {
   alerts: AlertsTable
   callback_deliveries: CallbackDeliveriesTable
   http2sms_guard: Http2smsGuardTable
+  receiver_slots: ReceiverSlotsTable
+  sms_tasks: SmsTasksTable
   smpp_accounts: SmppAccountsTable
   smpp_deliveries: SmppDeliveriesTable
+}
+
+/** OVH's receiver lists (src/receivers/): login '' is an account-level slot. */
+export interface ReceiverSlotsTable {
+  account_id: number
+  login: string
+  slot_id: number
+  description: string
+  auto_update: boolean
+  csv_url: string | null
+  /** One number a line, as given. */
+  numbers: string
+  records: number
+  created_at: Date
+}
+
+/** sms.Task rows (GET {S}/task): receiver list cleanings. */
+export interface SmsTasksTable {
+  id: Generated<number>
+  account_id: number
+  function: string
+  status: string
+  step: string
+  created_at: Date
 }
 
 /** The SMPP side of an smpp- account (src/smpp-server/). */
@@ -82,7 +108,7 @@ export interface CallbackDeliveriesTable {
   id: Generated<number>
   account_id: number
   login: string | null
-  kind: 'dlr' | 'stop'
+  kind: 'dlr' | 'stop' | 'reply'
   /** The SMS reported on (dlr); deliveries of one SMS go out in id order. */
   outgoing_id: number | null
   /** The callback URL with our parameters appended. */

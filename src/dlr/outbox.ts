@@ -52,7 +52,7 @@ async function callbackTargets(
 type Delivery = {
   account_id: number
   login: string | null
-  kind: 'dlr' | 'stop'
+  kind: 'dlr' | 'stop' | 'reply'
   outgoing_id: number | null
   url: string
   signing_secret_enc: string | null
@@ -146,4 +146,49 @@ export async function enqueueStopCallback(
     now,
   )
   return true
+}
+
+/**
+ * An incoming SMS for the account's smsResponse.cgiUrl (responseType cgi): signed with the account's
+ * callback secret, delivered like every callback (retries, SSRF guard, dead letters).
+ */
+export async function enqueueReplyCallback(
+  trx: Trx,
+  incoming: {
+    id: number
+    account_id: number
+    login: string | null
+    sender: string
+    message: string
+    tag: string
+  },
+  cgiUrl: string,
+  now: Date,
+): Promise<void> {
+  const account = await trx
+    .selectFrom('accounts')
+    .select(['callback_secret_enc', 'service_name'])
+    .where('id', '=', incoming.account_id)
+    .executeTakeFirstOrThrow()
+  await enqueue(
+    trx,
+    [
+      {
+        account_id: incoming.account_id,
+        login: incoming.login,
+        kind: 'reply',
+        outgoing_id: null,
+        signing_secret_enc: account.callback_secret_enc,
+        url: withParams(cgiUrl, {
+          id: incoming.id,
+          serviceName: account.service_name,
+          sender: incoming.sender,
+          message: incoming.message,
+          date: callbackDate(now),
+          tag: incoming.tag,
+        }),
+      },
+    ],
+    now,
+  )
 }

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { Agent } from 'undici'
 import { CallbackDispatcher } from './dispatcher.js'
 import { CALLBACK_CHANNEL } from './outbox.js'
 import { createCallbackAgent } from './ssrf.js'
@@ -7,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Calls callback URLs from the callback_deliveries outbox. */
     callbackDispatcher: CallbackDispatcher
+    /** The SSRF-guarded undici agent of the callbacks, also used to fetch receiver lists (csvUrl). */
+    callbackAgent: Agent
   }
 }
 
@@ -40,6 +43,7 @@ export const callbacksPlugin = fp<{ workers: boolean }>(
     })
     metrics.setQueueStats(() => dispatcher.queueStats())
     app.decorate('callbackDispatcher', dispatcher)
+    app.decorate('callbackAgent', agent)
     if (workers && config.callbacks.dispatcherEnabled) {
       let stopListening = async () => {}
       app.addHook('onReady', async () => {

@@ -37,7 +37,13 @@ export const incomingAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const account = await requireAccount(db, ALL_OWNERS, request.params.serviceName)
-      return toIncoming(await receiveIncoming(db, account.id, request.body, app.clock.now()))
+      const incoming = await receiveIncoming(db, account.id, request.body, app.clock.now(), {
+        write: app.sending.write,
+        log: (what, detail) => request.log.info(detail, what),
+      })
+      app.sendingWorker?.nudge()
+      app.callbackDispatcher?.nudge()
+      return toIncoming(incoming)
     },
   )
 }

@@ -1,10 +1,13 @@
 import type { Transaction } from 'kysely'
+import { ALL_OWNERS } from '../auth/scope.js'
 import { addToBlacklist } from '../blacklist/repository.js'
 import type { CarrierIncoming } from '../carrier/carrier.js'
 import type { Database, Db } from '../db/index.js'
-import { enqueueStopCallback } from '../dlr/outbox.js'
-import { invalid } from '../errors.js'
+import { enqueueReplyCallback, enqueueStopCallback } from '../dlr/outbox.js'
+import { ApiError, invalid } from '../errors.js'
 import { parseInternational } from '../fields/phone.js'
+import { prepareSend } from '../sending/request.js'
+import type { WriteSends } from '../sending/send-steps.js'
 import { enqueueSmppIncoming } from '../smpp-server/outbox.js'
 
 /** A reply whose text is STOP (any case, surrounding spaces ignored) opts the number out. */
@@ -15,6 +18,15 @@ type Input = { sender: string; message: string; tag?: string }
 
 /** The outgoing SMS a reply answers: its id, user and batch. */
 type Conversation = { id: number; login: string | null; batch_id: string }
+
+/**
+ * How an automatic text reply (smsResponse.responseType text) is written: the send steps, in the
+ * transaction that receives the message. Absent: no text reply (a caller without the send path).
+ */
+export type Replies = { write?: WriteSends; log?: (what: string, detail: Record<string, unknown>) => void }
+
+/** Tag of automatic text replies in the account's outgoing SMS. */
+export const AUTO_REPLY_TAG = 'smsResponse'
 
 /**
  * A message received on an account (a reply, from a carrier or the admin API), in the caller's
@@ -28,6 +40,7 @@ async function receive(
   sender: string,
   input: Input,
   now: Date,
+  replies: Replies,
   conversation?: Conversation,
 ) {
   const last =
@@ -64,15 +77,92 @@ async function receive(
     })
     await enqueueStopCallback(trx, incoming, now)
   }
+  await answer(trx, incoming, conversation ?? last, now, replies)
   return incoming
 }
 
+/** Phone numbers stay out of info logs (LOG_PERSONAL_DATA). */
+const withoutNumbers = (text: string) => text.replace(/\+?\d{6,}/g, '…')
+
+type SmsResponse = { responseType?: string; cgiUrl?: string | null; text?: string | null }
+
+/**
+ * The account's smsResponse, for every message received: `cgi` queues a call to cgiUrl (the callback
+ * dispatcher delivers it), `text` sends `text` back to the sender as an account-level SMS charged like
+ * any other (from the sender of the SMS it answers, else the account's default sender), `none` does
+ * nothing. A STOP gets no text reply (the number was just blacklisted). A reply the send steps refuse
+ * (no credits, no sender) is not sent; the message stays received.
+ */
+async function answer(
+  trx: Trx,
+  incoming: {
+    id: number
+    account_id: number
+    login: string | null
+    sender: string
+    message: string
+    tag: string
+  },
+  conversation: { id: number } | undefined,
+  now: Date,
+  replies: Replies,
+): Promise<void> {
+  const account = await trx
+    .selectFrom('accounts')
+    .select(['service_name', 'sms_response'])
+    .where('id', '=', incoming.account_id)
+    .executeTakeFirstOrThrow()
+  const response = (account.sms_response ?? {}) as SmsResponse
+  if (response.responseType === 'cgi' && response.cgiUrl) {
+    await enqueueReplyCallback(trx, incoming, response.cgiUrl, now)
+    return
+  }
+  if (response.responseType !== 'text' || !response.text || !replies.write || isStop(incoming.message)) return
+  const answered = conversation
+    ? await trx.selectFrom('outgoing').select('sender').where('id', '=', conversation.id).executeTakeFirst()
+    : undefined
+  let request: ReturnType<typeof prepareSend>
+  try {
+    request = prepareSend(
+      { scope: ALL_OWNERS, serviceName: account.service_name, login: null },
+      {
+        message: response.text.slice(0, 5000),
+        receivers: [incoming.sender],
+        noStopClause: true,
+        tag: AUTO_REPLY_TAG,
+        ...(answered?.sender ? { sender: answered.sender } : {}),
+      },
+      now,
+    )
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error
+    replies.log?.('automatic reply not sent', {
+      incomingId: incoming.id,
+      reason: withoutNumbers(error.message),
+    })
+    return
+  }
+  const [outcome] = await replies.write(trx, [request])
+  if (outcome && !outcome.ok) {
+    replies.log?.('automatic reply not sent', {
+      incomingId: incoming.id,
+      reason: withoutNumbers(outcome.error instanceof Error ? outcome.error.message : String(outcome.error)),
+    })
+  }
+}
+
 /** One message injected for an account (admin API): its own transaction; 400 for a bad sender. */
-export async function receiveIncoming(db: Db, accountId: number, input: Input, now: Date) {
+export async function receiveIncoming(
+  db: Db,
+  accountId: number,
+  input: Input,
+  now: Date,
+  replies: Replies = {},
+) {
   const parsed = parseInternational(input.sender)
   if (!parsed) throw invalid('sender', 'an international number such as +33601020304')
   if (input.message.length === 0) throw invalid('message', 'a non-empty text')
-  return db.transaction().execute((trx) => receive(trx, accountId, parsed.number, input, now))
+  return db.transaction().execute((trx) => receive(trx, accountId, parsed.number, input, now, replies))
 }
 
 /** Parts of a long message older than this are given up (their other parts never came). */
@@ -97,6 +187,7 @@ export async function receiveFromCarrier(
   carrier: string,
   messages: readonly CarrierIncoming[],
   now: Date,
+  replies: Replies = {},
 ): Promise<{ received: number; waiting: number; unattributed: number }> {
   return db.transaction().execute(async (trx) => {
     let received = 0
@@ -128,6 +219,7 @@ export async function receiveFromCarrier(
         sender.number,
         { sender: sender.number, message: whole.text },
         now,
+        replies,
         owner.conversation,
       )
       received++

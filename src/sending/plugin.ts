@@ -1,11 +1,16 @@
 import fp from 'fastify-plugin'
 import { RoutingTable } from '../carrier/router.js'
+import type { WriteSends } from './send-steps.js'
+import { writeSends } from './send-steps.js'
 import { createSendQueue, type Sending } from './service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The send queue (group commit) and the clock every send entry point uses. */
-    sending: Sending
+    /**
+     * The send queue (group commit) and the clock every send entry point uses; `write` runs the same
+     * send steps inside a caller's transaction (an automatic reply written with the message it answers).
+     */
+    sending: Sending & { write: WriteSends }
   }
 }
 
@@ -18,11 +23,11 @@ export const sendingPlugin = fp(
   async (app) => {
     const { config } = app
     const routes = new RoutingTable(config.carriers)
+    const routable = (receiver: string) => routes.carrierFor(receiver) !== null
     app.decorate('sending', {
-      queue: createSendQueue(app.db, config.rates, {
-        routable: (receiver) => routes.carrierFor(receiver) !== null,
-      }),
+      queue: createSendQueue(app.db, config.rates, { routable }),
       clock: app.clock,
+      write: (trx, batch) => writeSends(trx, batch, config.rates, routable),
     })
   },
   { name: 'sms-mirror-sending', dependencies: ['sms-mirror-context'] },

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { sendJsonList } from '../db/json-list.js'
 import { DateTimeFilter, IntFilter, ref, TextFilter, Void } from '../http/schema.js'
+import { numbersOfCsv } from '../receivers/csv.js'
+import { fetchCsv, slotNumbers } from '../receivers/service.js'
 import { toHlr, toJob, toOutgoing } from './history.js'
 import { Hlr, Job, JobBody, Outgoing, SmsSendingReport } from './schema.js'
 import { cancelJob, deleteOutgoing, getOutgoing, listOutgoing, sendMessages } from './service.js'
@@ -47,7 +49,25 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ level: 'user' | 'account
         response: { 200: ref(SmsSendingReport) },
       },
     },
-    (request) => sendMessages(app.sending, target(request), request.body),
+    async (request) => {
+      const { receiversSlotId, receiversDocumentUrl, ...body } = request.body
+      if (receiversSlotId === undefined && receiversDocumentUrl === undefined) {
+        return sendMessages(app.sending, target(request), body)
+      }
+      // A stored list (receiversSlotId) or a CSV to fetch (receiversDocumentUrl), with any receivers given.
+      const listed = [
+        ...(receiversSlotId === undefined
+          ? []
+          : await slotNumbers(db, app.callbackAgent, target(request), receiversSlotId)),
+        ...(receiversDocumentUrl === undefined
+          ? []
+          : numbersOfCsv(await fetchCsv(app.callbackAgent, receiversDocumentUrl, 'receiversDocumentUrl'))),
+      ]
+      return sendMessages(app.sending, target(request), {
+        ...body,
+        receivers: [...(body.receivers ?? []), ...listed],
+      })
+    },
   )
 
   app.get(

@@ -48,6 +48,9 @@ export async function writeSends(
   )
 }
 
+/** writeSends with the process's rates and routing: what a caller holding a transaction uses. */
+export type WriteSends = (trx: Trx, batch: readonly SendRequest[]) => Promise<Outcome<SendingReport>[]>
+
 /** One request as it goes through the steps. */
 type Send = {
   request: SendRequest

@@ -3,7 +3,7 @@ import type { Scope } from '../auth/scope.js'
 import type { Db } from '../db/index.js'
 import type { AccountRow, AccountUpdate } from '../db/schema.js'
 import { badRequest, conflict, invalid, notFound, SERVICE_NOT_FOUND } from '../errors.js'
-import { callbackUrl } from '../fields/url.js'
+import { type CallbackUrlOptions, callbackUrl } from '../fields/url.js'
 import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from './amounts.js'
 import { purchase } from './ledger.js'
 import { findAccount, insertAccount, listServiceNames, quotaSummary, updateAccount } from './repository.js'
@@ -82,6 +82,8 @@ export async function updateAccountSettings(
   scope: Scope,
   serviceName: string,
   body: Static<typeof AccountUpdateBody>,
+  // The routes pass the server's CALLBACK_ALLOW_PRIVATE; internal callers (benches, seeds) save as given.
+  callbacks: CallbackUrlOptions = { allowPrivate: true },
 ): Promise<void> {
   const account = await requireAccount(db, scope, serviceName)
   const current = toApiAccount(account, { heldHundredths: 0, usersWithQuota: 0 })
@@ -94,8 +96,9 @@ export async function updateAccountSettings(
   }
   const patch: AccountUpdate = {}
   if (body.description !== undefined) patch.description = body.description
-  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack)
-  if (body.stopCallBack !== undefined) patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack)
+  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack, callbacks)
+  if (body.stopCallBack !== undefined)
+    patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack, callbacks)
   if (body.automaticRecreditAmount !== undefined)
     patch.automatic_recredit_amount = body.automaticRecreditAmount
   if (body.creditThresholdForAutomaticRecredit !== undefined) {
@@ -108,7 +111,8 @@ export async function updateAccountSettings(
   }
   if (body.smsResponse !== undefined) {
     const merged = { ...current.smsResponse, ...body.smsResponse }
-    if (merged.responseType === 'cgi' && merged.cgiUrl) callbackUrl('smsResponse.cgiUrl', merged.cgiUrl)
+    if (merged.responseType === 'cgi' && merged.cgiUrl)
+      callbackUrl('smsResponse.cgiUrl', merged.cgiUrl, { allowPrivate: true })
     patch.sms_response = JSON.stringify(merged)
   }
   if (body.templates !== undefined)

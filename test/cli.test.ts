@@ -248,6 +248,6 @@ t.test('init: everything a first request needs, and the keys it prints work', as
   t.equal(await runInit([], { SMS_MIRROR_URL: url }, io), 1)
   t.match(stderr, 'ADMIN_TOKEN is not set')
   stderr = ''
-  t.equal(await runInit(['--credits', '-1'], env, io), 2)
+  t.equal(await runInit(['--credits=-1'], env, io), 2)
   t.match(stderr, '--credits must be a number ≥ 0, got "-1"')
 })

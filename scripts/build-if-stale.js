@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`'s prestart: runs `npm run build` only when the sources changed since the last build.
 // The build's inputs (src/, migrations/, the TypeScript and package manifests) are hashed; the hash of
-// the last successful build is kept in dist/.build-inputs. Plain Node, no dependency: it runs before
+// the last successful build is kept in dist/.build-inputs (written by `npm run build` itself). Plain Node, no dependency: it runs before
 // anything is compiled.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -39,13 +39,20 @@ function inputsHash() {
 }
 
 const current = inputsHash()
-const built = existsSync(STAMP) ? readFileSync(STAMP, 'utf8').trim() : ''
-if (built === current && existsSync(path.join(ROOT, 'dist', 'src', 'server.js'))) {
-  process.stderr.write('sms-mirror: build is current (dist/), not rebuilding\n')
-} else {
-  process.stderr.write('sms-mirror: sources changed since the last build: npm run build\n')
-  const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' })
-  if (result.status !== 0) process.exit(result.status ?? 1)
+const writeStamp = () => {
   mkdirSync(path.dirname(STAMP), { recursive: true })
   writeFileSync(STAMP, `${current}\n`)
+}
+if (process.argv[2] === '--stamp') {
+  // The end of `npm run build`: what it just built from (a later npm start needs no build).
+  writeStamp()
+} else {
+  const built = existsSync(STAMP) ? readFileSync(STAMP, 'utf8').trim() : ''
+  if (built === current && existsSync(path.join(ROOT, 'dist', 'src', 'server.js'))) {
+    process.stderr.write('sms-mirror: build is current (dist/), not rebuilding\n')
+  } else {
+    process.stderr.write('sms-mirror: sources changed since the last build: npm run build\n')
+    const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' })
+    if (result.status !== 0) process.exit(result.status ?? 1)
+  }
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { runAdmin } from '../src/cli/admin.js'
+import { runInit } from '../src/cli/init.js'
 import { ADMIN_TOKEN, buildTestApp, call, SERVICE } from './helpers.js'
 
 const { app } = await buildTestApp(t)
@@ -161,4 +162,92 @@ t.test('errors', async (t) => {
   const unreachable = await cli(['owner-create', 'x'], { SMS_MIRROR_URL: 'http://127.0.0.1:1', ADMIN_TOKEN })
   t.equal(unreachable.code, 1)
   t.match(unreachable.stderr, /cannot reach http:\/\/127\.0\.0\.1:1/)
+})
+
+t.test('sender-enable creates and enables; sender-refuse; callbacks; callback-replay', async (t) => {
+  const enabled = await cli(['sender-enable', SERVICE, 'CliSender'])
+  t.equal(enabled.code, 0, enabled.stderr)
+  t.match(enabled.json, { sender: 'CliSender', status: 'enable' })
+  const read = await call(app, 'GET', `/1.0/sms/${SERVICE}/senders/CliSender`)
+  t.equal(read.body.status, 'enable', 'the account sees it enabled')
+  const refused = await cli(['sender-refuse', SERVICE, 'CliSender', '--comment', 'not yours'])
+  t.equal(refused.code, 0, refused.stderr)
+  t.match(refused.json, { status: 'refused', comment: 'not yours' })
+  const badName = await cli(['sender-enable', SERVICE, 'far-too-long-name'])
+  t.equal(badName.code, 1)
+  t.match(badName.stderr, /^sms-mirror admin: 400 Invalid sender: expected /)
+
+  const listed = await cli(['callbacks', SERVICE, '--status', 'failed'])
+  t.equal(listed.code, 0, listed.stderr)
+  t.same(listed.json, [], 'no dead letters')
+  const badStatus = await cli(['callbacks', SERVICE, '--status', 'lost'])
+  t.equal(badStatus.code, 2)
+  t.match(badStatus.stderr, '--status must be one of pending, delivered, gone, failed, got "lost"')
+  const replay = await cli(['callback-replay', '999999'])
+  t.equal(replay.code, 1)
+  t.match(replay.stderr, /^sms-mirror admin: 404 /)
+  const badId = await cli(['callback-replay', 'x1'])
+  t.equal(badId.code, 2)
+  t.match(badId.stderr, '<deliveryId> must be a delivery id (an integer ≥ 1), got "x1"')
+})
+
+t.test('init: everything a first request needs, and the keys it prints work', async (t) => {
+  let stdout = ''
+  let stderr = ''
+  const io = {
+    stdout: (s: string) => {
+      stdout += s
+    },
+    stderr: (s: string) => {
+      stderr += s
+    },
+  }
+  const code = await runInit(
+    ['--service', 'sms-in12345-1', '--credits', '42', '--sender', 'InitSender'],
+    env,
+    io,
+  )
+  t.equal(code, 0, stderr)
+  const value = (name: string) => new RegExp(`^export ${name}=(\\S+)$`, 'm').exec(stdout)?.[1] as string
+  t.equal(value('SMS_SERVICE'), 'sms-in12345-1')
+  t.equal(value('SMS_SENDER'), 'InitSender')
+  const keys = {
+    applicationKey: value('OVH_APPLICATION_KEY'),
+    applicationSecret: value('OVH_APPLICATION_SECRET'),
+    consumerKey: value('OVH_CONSUMER_KEY'),
+  }
+  const account = await call(app, 'GET', '/1.0/sms/sms-in12345-1', undefined, keys)
+  t.equal(account.status, 200, 'the consumer key is validated and reaches the new account')
+  t.equal(account.body.creditsLeft, 42)
+  const user = await call(
+    app,
+    'POST',
+    '/1.0/sms/sms-in12345-1/users',
+    { login: 'initusr1', password: 'abcd1234' },
+    keys,
+  )
+  t.equal(user.status, 200, 'with every right: it creates users')
+  const sender = await call(app, 'GET', '/1.0/sms/sms-in12345-1/senders/InitSender', undefined, keys)
+  t.equal(sender.body.status, 'enable')
+  const token = await app.inject({
+    method: 'POST',
+    url: '/auth/oauth2/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: value('OAUTH_CLIENT_ID'),
+      client_secret: value('OAUTH_CLIENT_SECRET'),
+    }).toString(),
+  })
+  t.equal(token.statusCode, 200, 'the service account gets a token')
+
+  stderr = ''
+  t.equal(await runInit(['--service', 'sms-in12345-1'], env, io), 1, 'an existing account: exit 1')
+  t.match(stderr, /^sms-mirror init: POST \/admin\/v1\/accounts: 409 /)
+  stderr = ''
+  t.equal(await runInit([], { SMS_MIRROR_URL: url }, io), 1)
+  t.match(stderr, 'ADMIN_TOKEN is not set')
+  stderr = ''
+  t.equal(await runInit(['--credits=-1'], env, io), 2)
+  t.match(stderr, '--credits must be a number ≥ 0, got "-1"')
 })

@@ -83,3 +83,31 @@ t.test('the app serves the document and the docs UI', async (t) => {
   const css = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' })
   t.equal(css.statusCode, 200, '/docs/static/swagger-ui.css served')
 })
+
+t.test('every operation documents its errors with the one ovh.Error schema', async (t) => {
+  const error = { $ref: '#/components/schemas/ovh.Error' }
+  const errorSchema = doc.components.schemas['ovh.Error'] as { required?: string[]; properties?: object }
+  t.same(errorSchema.required, ['class', 'message'])
+  t.same(Object.keys(errorSchema.properties ?? {}), ['class', 'message', 'errorCode', 'httpCode'])
+  type Op = { security?: unknown[]; responses: Record<string, { description: string; content?: unknown }> }
+  let operations = 0
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, raw] of Object.entries(item)) {
+      const operation = raw as Op
+      operations++
+      const where = `${method.toUpperCase()} ${path}`
+      for (const status of ['400', '503']) {
+        t.same(
+          operation.responses[status]?.content,
+          { 'application/json': { schema: error } },
+          `${where} ${status}`,
+        )
+      }
+      const secured = (operation.security ?? [{}]).length > 0
+      t.equal(Boolean(operation.responses['401']), secured, `${where}: 401 exactly when it needs credentials`)
+      if (path.includes('{')) t.ok(operation.responses['404'], `${where} 404`)
+      t.not(operation.responses['200']?.description, 'Default Response', `${where}: 200 described`)
+    }
+  }
+  t.ok(operations > 40, `${operations} operations checked`)
+})

@@ -59,7 +59,9 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await updateAccountSettings(db, request.scope, request.params.serviceName, request.body)
+      await updateAccountSettings(db, request.scope, request.params.serviceName, request.body, {
+        allowPrivate: app.config.callbacks.allowPrivate,
+      })
       return null
     },
   )

@@ -4,7 +4,7 @@ import type { SecretBox } from '../crypto/secret-box.js'
 import type { Db } from '../db/index.js'
 import type { AccountRow, AccountUpdate } from '../db/schema.js'
 import { badRequest, conflict, invalid, notFound, SERVICE_NOT_FOUND } from '../errors.js'
-import { callbackUrl } from '../fields/url.js'
+import { type CallbackUrlOptions, callbackUrl } from '../fields/url.js'
 import { createSmppCredentials } from '../smpp-server/credentials.js'
 import { fromHundredths, hasAtMostTwoDecimals, MAX_CREDITS, toHundredths } from './amounts.js'
 import { purchase } from './ledger.js'
@@ -95,6 +95,8 @@ export async function updateAccountSettings(
   scope: Scope,
   serviceName: string,
   body: Static<typeof AccountUpdateBody>,
+  // The routes pass the server's CALLBACK_ALLOW_PRIVATE; internal callers (benches, seeds) save as given.
+  callbacks: CallbackUrlOptions = { allowPrivate: true },
 ): Promise<void> {
   const account = await requireAccount(db, scope, serviceName)
   const current = toApiAccount(account, { heldHundredths: 0, usersWithQuota: 0 })
@@ -107,8 +109,9 @@ export async function updateAccountSettings(
   }
   const patch: AccountUpdate = {}
   if (body.description !== undefined) patch.description = body.description
-  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack)
-  if (body.stopCallBack !== undefined) patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack)
+  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack, callbacks)
+  if (body.stopCallBack !== undefined)
+    patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack, callbacks)
   if (body.automaticRecreditAmount !== undefined)
     patch.automatic_recredit_amount = body.automaticRecreditAmount
   if (body.creditThresholdForAutomaticRecredit !== undefined) {
@@ -121,7 +124,8 @@ export async function updateAccountSettings(
   }
   if (body.smsResponse !== undefined) {
     const merged = { ...current.smsResponse, ...body.smsResponse }
-    if (merged.responseType === 'cgi' && merged.cgiUrl) callbackUrl('smsResponse.cgiUrl', merged.cgiUrl)
+    if (merged.responseType === 'cgi' && merged.cgiUrl)
+      callbackUrl('smsResponse.cgiUrl', merged.cgiUrl, { allowPrivate: true })
     patch.sms_response = JSON.stringify(merged)
   }
   if (body.templates !== undefined)

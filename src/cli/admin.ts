@@ -16,6 +16,10 @@ export const ADMIN_USAGE = `usage: sms-mirror admin <verb> [arguments] [--flags]
   credential-validate <consumerKey>
   service-account-create --owner <id> --rule 'GET /sms/*' [--rule …] [--name NAME]
   service-account-delete <clientId>
+  sender-enable <serviceName> <sender>      enable a sender (created when the account never requested it)
+  sender-refuse <serviceName> <sender> [--comment TEXT]
+  callbacks <serviceName> [--status pending|delivered|gone|failed]   callback deliveries (failed: dead letters)
+  callback-replay <deliveryId>
 A rule is "METHOD PATH" (METHOD: GET, POST, PUT or DELETE); --rule all grants every method on /*.
 Environment: ADMIN_TOKEN (required), SMS_MIRROR_URL (default ${DEFAULT_URL}).`
 
@@ -130,6 +134,45 @@ const VERBS: Record<string, Verb> = {
         ...(values.name === undefined ? {} : { name: values.name }),
       },
     }),
+  },
+  'sender-enable': {
+    positionals: ['serviceName', 'sender'],
+    options: {},
+    build: ([serviceName, sender]) => ({
+      method: 'POST',
+      path: `/accounts/${segment(serviceName)}/senders/${segment(sender)}/enable`,
+    }),
+  },
+  'sender-refuse': {
+    positionals: ['serviceName', 'sender'],
+    options: { comment: str },
+    build: ([serviceName, sender], values) => ({
+      method: 'POST',
+      path: `/accounts/${segment(serviceName)}/senders/${segment(sender)}/refuse`,
+      body: values.comment === undefined ? {} : { comment: values.comment },
+    }),
+  },
+  callbacks: {
+    positionals: ['serviceName'],
+    options: { status: str },
+    build: ([serviceName], values) => {
+      const status = values.status as string | undefined
+      if (status !== undefined && !['pending', 'delivered', 'gone', 'failed'].includes(status)) {
+        throw new UsageError(`--status must be one of pending, delivered, gone, failed, got "${status}"`)
+      }
+      const query = status === undefined ? '' : `?status=${status}`
+      return { method: 'GET', path: `/accounts/${segment(serviceName)}/callbacks${query}` }
+    },
+  },
+  'callback-replay': {
+    positionals: ['deliveryId'],
+    options: {},
+    build: ([id]) => {
+      if (!/^[1-9]\d{0,15}$/.test(id as string)) {
+        throw new UsageError(`<deliveryId> must be a delivery id (an integer ≥ 1), got "${id}"`)
+      }
+      return { method: 'POST', path: `/callbacks/${id}/replay` }
+    },
   },
   'service-account-delete': {
     positionals: ['clientId'],

@@ -12,7 +12,10 @@ const USAGE = `usage: sms-mirror <command>
   migrate               apply pending database migrations and exit
   export-openapi [file] write the OpenAPI document (default openapi/openapi.json)
   build-template        build the migrated embedded-database template new data folders start from
-  admin <verb> …        call the /admin/v1 API of a running service (sms-mirror admin help)`
+  init [--service S] …  on a running service: an owner, an account, a sender, keys and a service
+                        account, printed as export lines and examples (sms-mirror init --help)
+  admin <verb> …        call the /admin/v1 API of a running service (sms-mirror admin help)
+  dev-cert [folder]     make a self-signed HTTPS certificate for local use (default ./data/tls)`
 
 /** The OpenAPI document as the routes describe it, with the default configuration. */
 export async function renderOpenApi(): Promise<string> {
@@ -63,6 +66,20 @@ async function main(argv: string[]): Promise<number> {
     case 'build-template': {
       process.stdout.write(`template: ${await ensureTemplate()}\n`)
       return 0
+    }
+    case 'init': {
+      const { runInit } = await import('./init.js')
+      return runInit(rest, process.env, {
+        stdout: (s) => process.stdout.write(s),
+        stderr: (s) => process.stderr.write(s),
+      })
+    }
+    case 'dev-cert': {
+      const { runDevCert } = await import('./dev-cert.js')
+      return runDevCert(rest, {
+        stdout: (s) => process.stdout.write(s),
+        stderr: (s) => process.stderr.write(s),
+      })
     }
     case 'admin': {
       const { runAdmin } = await import('./admin.js')

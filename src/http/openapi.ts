@@ -1,5 +1,81 @@
 import type { SwaggerOptions } from '@fastify/swagger'
 import type { Config } from '../config.js'
+import { OVH_ERROR_CLASS } from '../errors.js'
+
+type Operation = {
+  requestBody?: unknown
+  security?: unknown[]
+  parameters?: { in?: string }[]
+  responses?: Record<string, { description?: string; content?: unknown }>
+}
+type OpenApiDocument = {
+  openapiObject?: OpenApiDocument
+  security?: unknown[]
+  paths?: Record<string, Record<string, Operation>>
+  components?: { schemas?: Record<string, unknown> }
+}
+
+/** The body of every error answer (src/errors.ts), one component so generated clients type `error`. */
+export const ERROR_SCHEMA_NAME = 'ovh.Error'
+const ERROR_SCHEMA = {
+  type: 'object',
+  description: 'An error answer, as OVH sends it: the class names the HTTP status, the message what to fix',
+  required: ['class', 'message'],
+  properties: {
+    class: {
+      type: 'string',
+      enum: [...new Set(Object.values(OVH_ERROR_CLASS))],
+      description: 'e.g. Client::BadRequest',
+    },
+    message: { type: 'string', description: 'what went wrong and what to fix' },
+    errorCode: { type: 'string', description: 'a stable code, on some errors' },
+    httpCode: { type: 'string', description: 'the HTTP status line, on some errors (e.g. "409 Conflict")' },
+  },
+}
+
+const ERROR_DESCRIPTIONS: Record<string, string> = {
+  400: 'Invalid input: the message names the field and what it expects',
+  401: 'Missing or invalid credentials (signature, consumer key, bearer token)',
+  403: 'The credentials do not grant this call (access rules, IP restrictions)',
+  404: 'The service or object does not exist (or is not yours)',
+  409: 'The object already exists, or conflicts with the current state',
+  415: 'The body is not application/json',
+  503: 'The database does not answer, retry later',
+}
+
+/**
+ * Every operation documents its error answers with the one error schema: 400 and 503 always; 401 and
+ * 403 when it needs credentials; 404 when a path parameter names something; 409 on POST and PUT; 415
+ * when it takes a body. The 200s without a description get "OK" instead of Fastify's "Default Response".
+ */
+function withErrorResponses(input: OpenApiDocument): OpenApiDocument {
+  const document = input.openapiObject ?? input
+  document.components ??= {}
+  document.components.schemas ??= {}
+  document.components.schemas[ERROR_SCHEMA_NAME] = ERROR_SCHEMA
+  const error = (status: string) => ({
+    description: ERROR_DESCRIPTIONS[status] as string,
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${ERROR_SCHEMA_NAME}` } } },
+  })
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (!['get', 'post', 'put', 'delete', 'patch'].includes(method)) continue
+      operation.responses ??= {}
+      const ok = operation.responses['200']
+      if (ok && (ok.description === undefined || ok.description === 'Default Response')) ok.description = 'OK'
+      const security = operation.security ?? document.security ?? []
+      const secured = security.length > 0
+      const statuses = ['400']
+      if (secured) statuses.push('401', '403')
+      if (path.includes('{')) statuses.push('404')
+      if (method === 'post' || method === 'put') statuses.push('409')
+      if (operation.requestBody) statuses.push('415')
+      statuses.push('503')
+      for (const status of statuses) operation.responses[status] ??= error(status)
+    }
+  }
+  return document
+}
 
 export function openApiOptions(config: Config): SwaggerOptions {
   return {
@@ -59,6 +135,7 @@ export function openApiOptions(config: Config): SwaggerOptions {
         { name: 'admin', description: 'Operator API (ADMIN_TOKEN)' },
       ],
     },
+    transformObject: (document) => withErrorResponses(document as OpenApiDocument) as never,
     refResolver: {
       // Component names are the OVH model names (sms.User, sms.Account, …), taken from each schema's $id.
       buildLocalReference: (json, _baseUri, _fragment, i) =>

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ref } from '../http/schema.js'
 import { RefuseBody, Sender, SenderParams } from './schema.js'
-import { setSenderValidation } from './service.js'
+import { enableSender, setSenderValidation } from './service.js'
 
 /** /admin/v1 sender validation; registered inside adminRoutes, whose hook checks ADMIN_TOKEN. */
 export const senderAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,13 +15,13 @@ export const senderAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
-        summary: 'Validate a sender: it becomes enable (from waitingValidation, refused or disable)',
+        summary:
+          'Validate a sender: it becomes enable (from waitingValidation, refused or disable; created first when the account never requested it)',
         params: SenderParams,
         response: { 200: ref(Sender) },
       },
     },
-    (request) =>
-      setSenderValidation(db, request.params.serviceName, request.params.sender, { status: 'enable' }),
+    (request) => enableSender(db, app.clock, request.params.serviceName, request.params.sender),
   )
 
   app.post(

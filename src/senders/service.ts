@@ -6,7 +6,7 @@ import { ALL_OWNERS, type Scope } from '../auth/scope.js'
 import type { Clock } from '../clock.js'
 import type { Database, Db } from '../db/index.js'
 import type { AccountRow } from '../db/schema.js'
-import { ApiError, badRequest, conflict, notFound, SERVICE_NOT_FOUND } from '../errors.js'
+import { ApiError, badRequest, conflict, invalid, notFound, SERVICE_NOT_FOUND } from '../errors.js'
 import {
   deleteSender,
   findSender,
@@ -19,7 +19,14 @@ import {
   type SenderRow,
   updateSender,
 } from './repository.js'
-import { NUMERIC_SENDER, type Sender, type SenderCreate, type SenderUpdate } from './schema.js'
+import {
+  NUMERIC_SENDER,
+  SENDER_PATTERN,
+  SENDER_RULE,
+  type Sender,
+  type SenderCreate,
+  type SenderUpdate,
+} from './schema.js'
 
 type Executor = Db | Transaction<Database>
 export type ApiSender = Static<typeof Sender>
@@ -160,6 +167,33 @@ export async function setSenderValidation(
     if (!updated) throw senderNotFound(sender)
     return toApiSender(updated)
   })
+}
+
+const SENDER_NAME = new RegExp(SENDER_PATTERN)
+
+/**
+ * The operator enables a sender, creating it first when the account never requested it (so that
+ * `sms-mirror admin sender-enable` is one step, not a request then a validation).
+ */
+export async function enableSender(
+  db: Db,
+  clock: Clock,
+  serviceName: string,
+  sender: string,
+): Promise<ApiSender> {
+  const account = await requireAccount(db, ALL_OWNERS, serviceName)
+  if (!SENDER_NAME.test(sender)) throw invalid('sender', SENDER_RULE)
+  await insertSender(db, {
+    account_id: account.id,
+    sender,
+    description: '',
+    reason: null,
+    status: 'enable',
+    type: NUMERIC_SENDER.test(sender) ? 'numeric' : 'alpha',
+    referer: 'custom',
+    created_at: clock.now(),
+  })
+  return setSenderValidation(db, serviceName, sender, { status: 'enable' })
 }
 
 /** For the sending path: the sender must exist on the account and be enabled. */

@@ -63,7 +63,9 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { serviceName, login } = request.params
-      await updateUserSettings(db, box, request.scope, serviceName, login, request.body)
+      await updateUserSettings(db, box, request.scope, serviceName, login, request.body, {
+        allowPrivate: app.config.callbacks.allowPrivate,
+      })
       return null
     },
   )

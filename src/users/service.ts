@@ -13,7 +13,7 @@ import { badRequest, conflict, invalid, notFound, SERVICE_NOT_FOUND } from '../e
 import { emailAddress } from '../fields/email.js'
 import { ipAddressList } from '../fields/ip.js'
 import { internationalPhoneNumber } from '../fields/phone.js'
-import { callbackUrl } from '../fields/url.js'
+import { type CallbackUrlOptions, callbackUrl } from '../fields/url.js'
 import {
   deleteUser,
   findUserByServiceName,
@@ -100,14 +100,17 @@ export async function updateUserSettings(
   serviceName: string,
   login: string,
   body: Static<typeof UserUpdate>,
+  // The routes pass the server's CALLBACK_ALLOW_PRIVATE; internal callers (benches, seeds) save as given.
+  callbacks: CallbackUrlOptions = { allowPrivate: true },
 ): Promise<void> {
   if (body.login !== undefined && body.login !== login) {
     throw badRequest(`Invalid login: read-only, it cannot be changed (current value "${login}")`)
   }
   const patch: SmsUserUpdate = {}
   if (body.password !== undefined) patch.password_enc = box.seal(body.password)
-  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack)
-  if (body.stopCallBack !== undefined) patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack)
+  if (body.callBack !== undefined) patch.call_back = callbackUrl('callBack', body.callBack, callbacks)
+  if (body.stopCallBack !== undefined)
+    patch.stop_call_back = callbackUrl('stopCallBack', body.stopCallBack, callbacks)
   if (body.ipRestrictions !== undefined) {
     patch.ip_restrictions = ipAddressList('ipRestrictions', body.ipRestrictions, MAX_IP_RESTRICTIONS)
   }

@@ -276,11 +276,17 @@ t.test('admin sender routes: token, 404s, validation', async (t) => {
       status: 404,
       body: { class: 'Client::NotFound', message: 'This service does not exist' },
     })
-    t.same(await admin(app, 'POST', `${adminSenders}/Nobody/${action}`), {
-      status: 404,
-      body: { class: 'Client::NotFound', message: 'The requested object (sender = Nobody) does not exist' },
-    })
   }
+  t.same(await admin(app, 'POST', `${adminSenders}/Nobody/refuse`), {
+    status: 404,
+    body: { class: 'Client::NotFound', message: 'The requested object (sender = Nobody) does not exist' },
+  })
+  // Enabling a sender the account never requested creates it, enabled (sms-mirror admin sender-enable).
+  const created = await admin(app, 'POST', `${adminSenders}/Nobody/enable`)
+  t.same([created.status, created.body.status, created.body.type], [200, 'enable', 'alpha'])
+  t.equal(await statusOf('Nobody'), 'enable')
+  const badName = await admin(app, 'POST', `${adminSenders}/${'x'.repeat(12)}/enable`)
+  t.same([badName.status, badName.body.message.startsWith('Invalid sender: expected ')], [400, true])
   const long = await admin(app, 'POST', `${adminSenders}/AdminCase/refuse`, { comment: 'c'.repeat(1001) })
   t.same([long.status, long.body.message], [400, 'Invalid comment: expected at most 1000 characters'])
   t.equal(await statusOf('AdminCase'), 'waitingValidation')

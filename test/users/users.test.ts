@@ -298,7 +298,7 @@ t.test('accepted edge values', async (t) => {
     login: 'edge0001',
     ipRestrictions: ['1.1.1.1', '1.1.1.2', '1.1.1.3', '::1', '::ffff:10.0.0.1'],
     callBack: `http://example.com/${'a'.repeat(2048 - 'http://example.com/'.length)}`,
-    stopCallBack: 'http://127.0.0.1:8080/stop',
+    stopCallBack: 'http://stop.example.com:8080/stop',
     alertThresholdInformations: {
       alertNumber: '0033601020304',
       alertThreshold: 0,

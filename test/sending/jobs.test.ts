@@ -310,16 +310,18 @@ t.test('job body validation', async (t) => {
       { message: 'x', receivers: ['+33600000000'], class: 'loud' },
       'Invalid class: expected one of flash, phoneDisplay, sim, toolkit',
     ],
-    [
-      { message: 'x', receiversSlotId: '1' },
-      'Invalid receiversSlotId/receiversDocumentUrl: stored receiver lists are not supported here; send receivers',
-    ],
   ]
   for (const [body, message] of cases) {
     const response = await call(app, 'POST', `${userBase}/jobs`, body)
     t.same([response.status, response.body.message], [400, message], message)
   }
   t.equal((await call(app, 'GET', `${userBase}/jobs/abc`)).status, 400)
+  // Receiver lists are served (test/receivers): a slot that does not exist is a 404 naming it.
+  const unknownSlot = await call(app, 'POST', `${userBase}/jobs`, { message: 'x', receiversSlotId: '1' })
+  t.same(
+    [unknownSlot.status, unknownSlot.body.message],
+    [404, 'The requested object (slotId = 1) does not exist'],
+  )
 })
 
 t.test('estimate', async (t) => {

@@ -68,7 +68,15 @@ const outgoingIdOf = async (test: SmppTestApp, messageId: string) =>
 t.test(
   'a receipt as deliver_sm: Appendix B text, receipted_message_id, message_state, TLV 0x1401; callBack too',
   async (t) => {
-    const test = await smppApp(t, { allowedIps: ['127.0.0.1'] })
+    // A callBack on this machine: the guard must allow private hosts (CALLBACK_ALLOW_PRIVATE).
+    const privateCallbacks = {
+      dispatcherEnabled: false,
+      concurrency: 1,
+      scheduleMs: [1000],
+      timeoutMs: 2000,
+      allowPrivate: true,
+    }
+    const test = await smppApp(t, { allowedIps: ['127.0.0.1'], config: { callbacks: privateCallbacks } })
     const put = await call(test.app, 'PUT', base, { callBack: 'http://127.0.0.1:9/dlr' })
     t.equal(put.status, 200)
     const { session, delivered } = await esme(t, test)

@@ -49,7 +49,11 @@ export const exportRoutes: FastifyPluginAsyncTypebox<{ level: 'user' | 'account'
         response: { 200: Type.String() },
       },
     },
-    (request) => requestExport(app.db, app.secretBox, target(request), request.query, app.clock.now()),
+    async (request, reply) => {
+      const id = await requestExport(app.db, app.secretBox, target(request), request.query, app.clock.now())
+      // A bare string answer would go out as text/plain; OVH answers a JSON string.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(id))
+    },
   )
 }
 

@@ -16,6 +16,8 @@ import { type AppDeps, contextPlugin } from './context.js'
 import { callbacksPlugin } from './dlr/plugin.js'
 import { pttModels } from './dlr/ptt.js'
 import { pttRoutes } from './dlr/routes.js'
+import { documentDownloadRoute, documentRoutes, exportRoutes } from './documents/routes.js'
+import { documentModels } from './documents/schema.js'
 import { docsPlugin } from './http/docs.js'
 import { healthRoute } from './http/health.js'
 import { defaultToJson } from './http/json-body.js'
@@ -58,6 +60,7 @@ const MODELS = [
   ...blacklistModels,
   ...receiverModels,
   ...smppModels,
+  ...documentModels,
 ]
 
 export type BuildAppOptions = {
@@ -124,10 +127,12 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
         await api.register(blacklistRoutes)
         await api.register(smppRoutes)
         await api.register(estimateRoutes)
+        await api.register(documentRoutes)
         for (const level of ['user', 'account'] as const) {
           await api.register(messageRoutes, { level })
           await api.register(incomingRoutes, { level })
           await api.register(receiverRoutes, { level })
+          await api.register(exportRoutes, { level })
         }
       },
       { prefix },
@@ -137,5 +142,6 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(tokenRoute)
   await app.register(http2smsRoutes)
   await app.register(validationPage)
+  await app.register(documentDownloadRoute)
   return app
 }

@@ -29,6 +29,24 @@ export interface Database {
   sms_tasks: SmsTasksTable
   smpp_accounts: SmppAccountsTable
   smpp_deliveries: SmppDeliveriesTable
+  documents: DocumentsTable
+}
+
+/** History exports (src/documents/): the filter of each, streamed into CSV when downloaded. */
+export interface DocumentsTable {
+  id: string
+  account_id: number
+  login: string | null
+  name: string
+  way_type: 'incoming' | 'outgoing'
+  filters: string
+  /** Highest row id the export holds. */
+  last_row_id: number
+  /** The getUrl token, sealed by the secret box. */
+  token_enc: string
+  size: ColumnType<number | null, number | null | undefined, number | null>
+  created_at: Date
+  expires_at: Date
 }
 
 /** OVH's receiver lists (src/receivers/): login '' is an account-level slot. */

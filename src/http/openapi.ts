@@ -1,6 +1,7 @@
 import type { SwaggerOptions } from '@fastify/swagger'
 import type { Config } from '../config.js'
 import { OVH_ERROR_CLASS } from '../errors.js'
+import { OVH_SECRET_SCHEME } from './docs-signing.js'
 
 type Operation = {
   requestBody?: unknown
@@ -95,20 +96,25 @@ export function openApiOptions(config: Config): SwaggerOptions {
             type: 'apiKey',
             in: 'header',
             name: 'X-Ovh-Application',
-            description: 'application key',
+            description:
+              'OVH application key (AK). Signed requests also carry X-Ovh-Consumer, X-Ovh-Timestamp (Unix seconds, ' +
+              'within AUTH_TIME_WINDOW_S of GET /auth/time) and X-Ovh-Signature (see ovhApplicationSecret).',
           },
-          ovhConsumer: { type: 'apiKey', in: 'header', name: 'X-Ovh-Consumer', description: 'consumer key' },
-          ovhTimestamp: {
+          ovhConsumer: {
             type: 'apiKey',
             in: 'header',
-            name: 'X-Ovh-Timestamp',
-            description: 'Unix seconds, within AUTH_TIME_WINDOW_S of GET /auth/time',
+            name: 'X-Ovh-Consumer',
+            description: 'OVH consumer key (CK), validated, of the same application',
           },
-          ovhSignature: {
+          [OVH_SECRET_SCHEME]: {
             type: 'apiKey',
             in: 'header',
             name: 'X-Ovh-Signature',
-            description: '"$1$" + sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY+"+"+TIMESTAMP)',
+            description:
+              'OVH application secret (AS). It is never sent: it signs each request as X-Ovh-Signature = ' +
+              '"$1$" + sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY+"+"+TIMESTAMP), with X-Ovh-Timestamp taken ' +
+              'from the server time (GET /auth/time). In /docs the page computes both headers in the browser ' +
+              'for every call once the application key, this secret and the consumer key are authorized.',
           },
           oauth2: {
             type: 'oauth2',
@@ -120,13 +126,15 @@ export function openApiOptions(config: Config): SwaggerOptions {
               },
             },
           },
+          bearerToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An access token of a service account (POST /auth/oauth2/token), pasted as is',
+          },
           adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, for /admin/v1 only' },
         },
       },
-      security: [
-        { ovhApplication: [], ovhConsumer: [], ovhTimestamp: [], ovhSignature: [] },
-        { oauth2: ['all'] },
-      ],
+      security: [{ ovhApplication: [], ovhConsumer: [] }, { oauth2: ['all'] }, { bearerToken: [] }],
       tags: [
         { name: 'sms', description: 'SMS accounts' },
         { name: 'sms users', description: 'API users of an SMS account' },

@@ -5,6 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { admin, buildTestApp, call, SERVICE } from '../helpers.js'
+import { accountIdOf, enableSender } from '../support/account.js'
 
 const callbacks = (allowPrivate: boolean) => ({
   dispatcherEnabled: true,
@@ -63,7 +64,7 @@ t.test('guard off (CALLBACK_ALLOW_PRIVATE=true): a local callBack is saved and c
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dlr`
   await call(app, 'POST', users, { login: 'local002', password: 'abcd1234' })
   t.equal((await call(app, 'PUT', `${users}/local002`, { callBack: url })).status, 200)
-  await enableSender(deps)
+  await enableAcme(deps)
   const sent = await call(app, 'POST', `${users}/local002/jobs`, {
     message: 'hello',
     receivers: ['+33601020304'],
@@ -76,17 +77,10 @@ t.test('guard off (CALLBACK_ALLOW_PRIVATE=true): a local callBack is saved and c
   t.match(calls[0], /^\/dlr\?id=/)
 })
 
-async function enableSender(deps: Awaited<ReturnType<typeof buildTestApp>>['deps']) {
+/** The test account's sender ACME, enabled. */
+async function enableAcme(deps: Awaited<ReturnType<typeof buildTestApp>>['deps']) {
   const { db } = deps.database
-  const account = await db
-    .selectFrom('accounts')
-    .select('id')
-    .where('service_name', '=', SERVICE)
-    .executeTakeFirstOrThrow()
-  await db
-    .insertInto('senders')
-    .values({ account_id: account.id, sender: 'ACME', status: 'enable', type: 'alpha' })
-    .execute()
+  await enableSender(db, await accountIdOf(db, SERVICE))
 }
 
 t.test('a delivery the guard refuses is final: failed, no next attempt, never retried', async (t) => {
@@ -106,7 +100,7 @@ t.test('a delivery the guard refuses is final: failed, no next attempt, never re
     .set({ call_back: url })
     .where('login', '=', 'local003')
     .execute()
-  await enableSender(deps)
+  await enableAcme(deps)
   const sent = await call(app, 'POST', `${users}/local003/jobs`, {
     message: 'hello',
     receivers: ['+33601020304'],

@@ -9,6 +9,7 @@ import t from 'tap'
 import { signatureHeaders } from '../../src/dlr/signature.js'
 import { receiveFromCarrier } from '../../src/incoming/receive.js'
 import { admin, buildTestApp, call, SERVICE } from '../helpers.js'
+import { accountIdOf, enableSender } from '../support/account.js'
 
 type Call = { url: URL; headers: http.IncomingHttpHeaders }
 
@@ -42,15 +43,8 @@ const { app, deps, clock } = await buildTestApp(t, {
   },
 })
 const { db } = deps.database
-const accountRow = await db
-  .selectFrom('accounts')
-  .select('id')
-  .where('service_name', '=', SERVICE)
-  .executeTakeFirstOrThrow()
-await db
-  .insertInto('senders')
-  .values({ account_id: accountRow.id, sender: 'ACME', status: 'enable', type: 'alpha' })
-  .execute()
+const accountRow = { id: await accountIdOf(db, SERVICE) }
+await enableSender(db, accountRow.id)
 const account = `/1.0/sms/${SERVICE}`
 const incomingUrl = `/admin/v1/accounts/${SERVICE}/incoming`
 const creditsLeft = async () => (await call(app, 'GET', account)).body.creditsLeft as number

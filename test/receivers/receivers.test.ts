@@ -9,6 +9,7 @@ import { createAccount } from '../../src/accounts/service.js'
 import { numbersOfCsv } from '../../src/receivers/csv.js'
 import { MAX_CSV_BYTES } from '../../src/receivers/schema.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
+import { accountIdOf, enableSender } from '../support/account.js'
 
 /** A local server answering each path with the given status and body. */
 async function files(routes: Record<string, [number, string]>) {
@@ -153,15 +154,7 @@ t.test('lists belong to their level and their account', async (t) => {
 
 t.test('receiversDocumentUrl: a CSV fetched for one job', async (t) => {
   const { db } = deps.database
-  const { id } = await db
-    .selectFrom('accounts')
-    .select('id')
-    .where('service_name', '=', SERVICE)
-    .executeTakeFirstOrThrow()
-  await db
-    .insertInto('senders')
-    .values({ account_id: id, sender: 'ACME', status: 'enable', type: 'alpha' })
-    .execute()
+  await enableSender(db, await accountIdOf(db, SERVICE))
   const sent = await call(app, 'POST', `${account}/jobs`, {
     message: 'x',
     receiversDocumentUrl: url('/ok.csv'),

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
 import type { Config } from '../../src/config.js'
 import { admin, buildTestApp, call, type TestApp } from '../helpers.js'
+import { accountIdOf, enableSender } from '../support/account.js'
 
 type Teardown = { teardown(fn: () => unknown): void }
 
@@ -50,15 +51,8 @@ export async function smppApp(
   })
   if (created.status !== 200) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`)
   const { db } = test.deps.database
-  const account = await db
-    .selectFrom('accounts')
-    .select('id')
-    .where('service_name', '=', SMPP_SERVICE)
-    .executeTakeFirstOrThrow()
-  await db
-    .insertInto('senders')
-    .values({ account_id: account.id, sender: 'ACME', status: 'enable', type: 'alpha' })
-    .execute()
+  const accountId = await accountIdOf(db, SMPP_SERVICE)
+  await enableSender(db, accountId)
   if (options.contactEmail) {
     await admin(test.app, 'PUT', `/admin/v1/owners/${test.ownerId}`, { contactEmail: options.contactEmail })
   }
@@ -73,6 +67,6 @@ export async function smppApp(
     ...test,
     systemId: created.body.smppSystemID,
     password: created.body.smppPassword,
-    accountId: account.id,
+    accountId,
   }
 }

@@ -1,4 +1,4 @@
-import type { TlsOptions } from 'node:tls'
+import type { ConnectionOptions } from 'node:tls'
 import smpp, { type RawPdu, type RawSession } from 'smpp'
 
 /**
@@ -209,7 +209,7 @@ export type ConnectOptions = {
   host: string
   port: number
   /** TLS options (servername, ca…), or true for defaults; absent: plain TCP. */
-  tls?: TlsOptions | true
+  tls?: ConnectionOptions | true
   timeoutMs: number
   /** Local address the socket binds to (tests connect from 127.0.0.2). */
   localAddress?: string

@@ -52,9 +52,12 @@ export class FakeSmsc {
 
   private constructor(private readonly listener: SmppListener) {}
 
-  static async start(port = 0): Promise<FakeSmsc> {
+  /** Listens on 127.0.0.1 (`port` 0: a free one); over TLS with this key and certificate when given. */
+  static async start(port = 0, tls?: { key: string | Buffer; cert: string | Buffer }): Promise<FakeSmsc> {
     let smsc: FakeSmsc | null = null
-    const listener = await listenSmpp({ host: '127.0.0.1', port }, (session) => smsc?.accept(session))
+    const listener = await listenSmpp({ host: '127.0.0.1', port, ...(tls ? { tls } : {}) }, (session) =>
+      smsc?.accept(session),
+    )
     smsc = new FakeSmsc(listener)
     return smsc
   }

@@ -13,7 +13,8 @@ import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
 import { createSecretBox } from '../src/crypto/secret-box.js'
 import { listenSmpp, STATUS } from '../src/smpp/session.js'
-import { startDatabase } from '../test/support/postgres.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
+import { startCpuProfile } from './lib/cpu-profile.js'
 import { BENCH_SECRET, benchApp, machine, printTable, round, verdict } from './lib/setup.js'
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 4)
@@ -99,7 +100,20 @@ async function mirror(): Promise<Result & { rows: number; distinctRows: number }
       .execute()
     await app.smppServer.listen({ host: '127.0.0.1', port: 0 })
     const port = (app.smppServer.addresses()[0] as { port: number }).port
+    await pgStatsReset(database.url)
+    const profile = await startCpuProfile('smpp-server')
+    const cpuBefore = process.cpuUsage()
     const result = await clients(port, smpp.systemId, smpp.password)
+    const cpu = process.cpuUsage(cpuBefore)
+    await profile.stop()
+    console.log(
+      `sms-mirror process CPU: ${round((cpu.user + cpu.system) / 1000)} ms (${round((cpu.user + cpu.system) / Math.max(1, result.accepted))} µs per accepted submit)`,
+    )
+    const { stats } = app.sending.queue
+    console.log(
+      `group commit: ${stats.batches} batches, ${round(stats.requests / Math.max(1, stats.batches), 1)} submits per batch on average, ${stats.largest} at most`,
+    )
+    await pgStatsReport(database.url)
     const counted = await db
       .selectFrom('outgoing')
       .select((eb) => [

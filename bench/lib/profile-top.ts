@@ -48,6 +48,23 @@ const print = (title: string, map: Map<string, number>) => {
     console.log(`${((100 * time) / total).toFixed(1).padStart(5)} %  ${key}`)
   }
 }
+// Inclusive time: a sample counts for every function on its stack (once each), to see which of our
+// steps the self time above is spent under.
+const parent = new Map<number, number>()
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+const inclusive = new Map<string, number>()
+for (const [id, time] of self) {
+  const seen = new Set<string>()
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const { functionName, url } = (byId.get(at) as Node).callFrame
+    const place = where(url)
+    if (!functionName || !(place.startsWith('src/') || place.startsWith('bench/'))) continue
+    const key = `${functionName} ${place}`
+    if (!seen.has(key)) inclusive.set(key, (inclusive.get(key) ?? 0) + time)
+    seen.add(key)
+  }
+}
 console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`)
 print('self time by function', byFunction)
 print('self time by package or folder', byPackage)
+print('total time (self and callees) by function of src/ and bench/', inclusive)

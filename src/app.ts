@@ -39,6 +39,7 @@ import { sendingModels } from './sending/schema.js'
 import { smppServerPlugin } from './smpp-server/plugin.js'
 import { smppRoutes } from './smpp-server/routes.js'
 import { smppModels } from './smpp-server/schema.js'
+import { rowCachesPlugin } from './users/cache.js'
 import { userRoutes } from './users/routes.js'
 import { userModels } from './users/schema.js'
 
@@ -97,6 +98,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(metricsPlugin, options.metrics ? { metrics: options.metrics } : {})
   // The parts that own a resource or a worker: each starts and stops itself.
   await app.register(authPlugin)
+  await app.register(rowCachesPlugin)
   await app.register(callbacksPlugin, { workers })
   await app.register(sendingPlugin)
   await app.register(carrierPlugin, { workers })

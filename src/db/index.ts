@@ -29,8 +29,28 @@ export type DbHandle = {
     onMessage: (payload: string) => void,
     onReconnect: () => void,
   ): Promise<() => Promise<void>>
+  /**
+   * Like `listen`, for both drivers, with a barrier: `sync()` resolves once every notification
+   * committed before it was called has been handed to `onMessage`. PostgreSQL: one round trip on the
+   * listening connection (its answer comes after the notifications queued before it; concurrent calls
+   * share round trips), rejected while that connection is lost (`onLost`, then `onReconnect` once it
+   * is back). PGlite: one backend in this process, which hands a COMMIT's notifications over before the
+   * COMMIT resolves, so `sync()` has nothing to wait for.
+   */
+  subscribe(channel: string, handlers: SubscriptionHandlers): Promise<Subscription>
   notify(channel: string, payload: string): Promise<void>
   close(): Promise<void>
+}
+
+export type SubscriptionHandlers = {
+  onMessage: (payload: string) => void
+  onReconnect: () => void
+  onLost?: () => void
+}
+
+export type Subscription = {
+  sync(): Promise<void>
+  stop(): Promise<void>
 }
 
 // Decided once for both drivers: int8 (ids, credits in hundredths) comes back as a JS number. Every
@@ -70,8 +90,9 @@ export async function createDb(
     return {
       db,
       kind: 'postgres',
-      listen: (channel, onMessage, onReconnect) =>
-        listen(database.url, options.searchPath, channel, onMessage, onReconnect),
+      listen: async (channel, onMessage, onReconnect) =>
+        (await listen(database.url, options.searchPath, channel, { onMessage, onReconnect })).stop,
+      subscribe: (channel, handlers) => listen(database.url, options.searchPath, channel, handlers),
       notify: async (channel, payload) => {
         await sql`select pg_notify(${channel}, ${payload})`.execute(db)
       },
@@ -104,9 +125,26 @@ export async function createDb(
     throw error
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  const embedded = pglite
   return {
     db,
     kind: 'pglite',
+    subscribe: async (channel, { onMessage }) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`)
+      const unsubscribe = embedded.onNotification((name, payload) => {
+        if (name === channel) onMessage(payload)
+      })
+      // Through Kysely, whose dialect hands the one backend out a transaction at a time: LISTEN run
+      // inside another caller's open transaction would be undone with it.
+      await sql.raw(`listen ${channel}`).execute(db)
+      return {
+        sync: async () => {},
+        stop: async () => {
+          unsubscribe()
+          if (!embedded.closed) await sql.raw(`unlisten ${channel}`).execute(db)
+        },
+      }
+    },
     notify: async () => {},
     ping: async () => {
       await sql`select 1`.execute(db)
@@ -209,17 +247,21 @@ export async function waitForPostgres(
   }
 }
 
-/** A dedicated connection that LISTENs on one channel and comes back by itself when it is lost. */
+/**
+ * A dedicated connection that LISTENs on one channel and comes back by itself when it is lost; its
+ * `sync()` is a round trip on that connection (see DbHandle.subscribe), shared by the calls that
+ * arrive while none is queued.
+ */
 async function listen(
   url: string,
   searchPath: string | undefined,
   channel: string,
-  onMessage: (payload: string) => void,
-  onReconnect: () => void,
-): Promise<() => Promise<void>> {
+  { onMessage, onReconnect, onLost }: SubscriptionHandlers,
+): Promise<Subscription> {
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`)
   let stopped = false
   let client: pg.Client | null = null
+  let ready = false
   let retry: NodeJS.Timeout | null = null
 
   const connect = async (isReconnect: boolean): Promise<void> => {
@@ -233,6 +275,8 @@ async function listen(
     const lost = () => {
       if (stopped || client !== next) return
       client = null
+      ready = false
+      onLost?.()
       retry = setTimeout(() => void connect(true).catch(() => {}), 1000)
     }
     next.on('error', lost)
@@ -241,6 +285,8 @@ async function listen(
     try {
       await next.connect()
       await next.query(`listen ${channel}`)
+      if (client !== next) return
+      ready = true
       if (isReconnect) onReconnect()
     } catch (error) {
       if (isReconnect) lost()
@@ -248,10 +294,44 @@ async function listen(
     }
   }
 
+  // At most one round trip running and one queued: a caller arriving while one runs cannot use it
+  // (it may have been answered before a notification the caller must see), so it waits for the next.
+  let running: Promise<void> | null = null
+  let queued: Promise<void> | null = null
+  const roundTrip = (): Promise<void> => {
+    const current = client
+    if (!current || !ready) return Promise.reject(new Error(`not listening on ${channel}`))
+    const trip: Promise<void> = current
+      .query('select 1')
+      .then(() => {
+        if (client !== current || !ready) throw new Error(`not listening on ${channel}`)
+      })
+      .finally(() => {
+        if (running === trip) running = null
+      })
+    running = trip
+    return trip
+  }
+
   await connect(false)
-  return async () => {
-    stopped = true
-    if (retry) clearTimeout(retry)
-    await client?.end().catch(() => {})
+  return {
+    sync: () => {
+      if (queued) return queued
+      if (!running) return roundTrip()
+      const next: Promise<void> = running
+        .catch(() => {})
+        .then(() => {
+          queued = null
+          return roundTrip()
+        })
+      queued = next
+      return next
+    },
+    stop: async () => {
+      stopped = true
+      ready = false
+      if (retry) clearTimeout(retry)
+      await client?.end().catch(() => {})
+    },
   }
 }

@@ -47,7 +47,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: { tags, summary: 'Read an API user', params: UserParams, response: { 200: ref(User) } },
     },
-    (request) => getUser(db, box, request.scope, request.params.serviceName, request.params.login),
+    (request) =>
+      getUser(db, box, request.scope, request.params.serviceName, request.params.login, app.userCache),
   )
 
   app.put(

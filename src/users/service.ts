@@ -14,6 +14,7 @@ import { emailAddress } from '../fields/email.js'
 import { ipAddressList } from '../fields/ip.js'
 import { internationalPhoneNumber } from '../fields/phone.js'
 import { type CallbackUrlOptions, callbackUrl } from '../fields/url.js'
+import type { UserCache } from './cache.js'
 import {
   deleteUser,
   findUserByServiceName,
@@ -56,8 +57,18 @@ export async function listUsers(db: Db, scope: Scope, serviceName: string): Prom
   return listLogins(db, account.id)
 }
 
-export async function getUser(db: Db, box: SecretBox, scope: Scope, serviceName: string, login: string) {
-  const row = await findUserByServiceName(db, scope, serviceName, login)
+/** The hot read: served from the process's user cache (see ./cache.ts) when it holds the row. */
+export async function getUser(
+  db: Db,
+  box: SecretBox,
+  scope: Scope,
+  serviceName: string,
+  login: string,
+  cache?: UserCache,
+) {
+  const row = cache
+    ? await cache.find(db, scope, serviceName, login)
+    : await findUserByServiceName(db, scope, serviceName, login)
   if (row) return toApiUser(row, box)
   await requireAccount(db, scope, serviceName) // says which of the two does not exist
   throw userNotFound(login)

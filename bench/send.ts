@@ -17,7 +17,7 @@ import { createAccount } from '../src/accounts/service.js'
 import { ALL_OWNERS } from '../src/auth/scope.js'
 import { systemClock } from '../src/clock.js'
 import type { Db } from '../src/db/index.js'
-import { createSender, setSenderValidation } from '../src/senders/service.js'
+import { enableSender } from '../src/senders/service.js'
 import { createUser, updateUserSettings } from '../src/users/service.js'
 import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import { type Kannel, startKannel } from './lib/kannel.js'
@@ -88,8 +88,7 @@ async function main() {
       quotaInformations: { quotaStatus: 'active', quotaLeft: quota },
     })
   }
-  await createSender(db, systemClock, ALL_OWNERS, SERVICE, { sender: SENDER })
-  await setSenderValidation(db, SERVICE, SENDER, { status: 'enable' })
+  await enableSender(db, systemClock, SERVICE, SENDER)
   const keys = await createKeys(app, owner.id)
   const host = await listenLocal(app)
   const bare = Fastify({ logger: false })

@@ -16,7 +16,12 @@ import { type AppDeps, contextPlugin } from './context.js'
 import { callbacksPlugin } from './dlr/plugin.js'
 import { pttModels } from './dlr/ptt.js'
 import { pttRoutes } from './dlr/routes.js'
-import { documentDownloadRoute, documentRoutes, exportRoutes } from './documents/routes.js'
+import {
+  documentDownloadRoute,
+  documentRoutes,
+  exportRoutes,
+  senderDocumentRoutes,
+} from './documents/routes.js'
 import { documentModels } from './documents/schema.js'
 import { docsPlugin } from './http/docs.js'
 import { healthRoute } from './http/health.js'
@@ -130,6 +135,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
         await api.register(smppRoutes)
         await api.register(estimateRoutes)
         await api.register(documentRoutes)
+        await api.register(senderDocumentRoutes)
         for (const level of ['user', 'account'] as const) {
           await api.register(messageRoutes, { level })
           await api.register(incomingRoutes, { level })

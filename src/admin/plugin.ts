@@ -4,6 +4,7 @@ import { accountAdminRoutes } from '../accounts/admin-routes.js'
 import { authAdminRoutes } from '../auth/admin-routes.js'
 import { carrierAdminRoutes } from '../carrier/admin-routes.js'
 import { callbackAdminRoutes } from '../dlr/admin-routes.js'
+import { documentAdminRoutes } from '../documents/admin-routes.js'
 import { ApiError } from '../errors.js'
 import { incomingAdminRoutes } from '../incoming/admin-routes.js'
 import { senderAdminRoutes } from '../senders/admin-routes.js'
@@ -32,6 +33,7 @@ export const adminPlugin: FastifyPluginAsync = async (app) => {
   await app.register(accountAdminRoutes)
   await app.register(authAdminRoutes)
   await app.register(senderAdminRoutes)
+  await app.register(documentAdminRoutes)
   await app.register(incomingAdminRoutes)
   await app.register(callbackAdminRoutes)
   await app.register(carrierAdminRoutes)

@@ -8,6 +8,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:8080'
 export const ADMIN_USAGE = `usage: sms-mirror admin <verb> [arguments] [--flags]
   owner-create <name> [--contact-email ADDRESS]
   owner-contact-email <ownerId> <address|"">   (where regenerated SMPP passwords are mailed)
+  owner-identity <ownerId> [--nichandle NIC] [--domain NAME …]   (senders they prove: enabled when requested)
   account-create <serviceName> --owner <id> [--credits N] [--description TEXT]
   credits-add <serviceName> <credits>
   application-create --owner <id> --name <name> [--description TEXT]
@@ -63,6 +64,18 @@ const VERBS: Record<string, Verb> = {
       method: 'PUT',
       path: `/owners/${ownerId({ owner })}`,
       body: { contactEmail: address === '' ? null : address },
+    }),
+  },
+  'owner-identity': {
+    positionals: ['ownerId'],
+    options: { nichandle: str, domain: many },
+    build: ([owner], values) => ({
+      method: 'PUT',
+      path: `/owners/${ownerId({ owner })}/identity`,
+      body: {
+        nichandle: (values.nichandle as string | undefined) ?? null,
+        domains: (values.domain as string[] | undefined) ?? [],
+      },
     }),
   },
   'account-create': {

@@ -32,22 +32,40 @@ export interface Database {
   documents: DocumentsTable
 }
 
-/** History exports (src/documents/): the filter of each, streamed into CSV when downloaded. */
+/**
+ * Documents (src/documents/): history exports (the filter of each, streamed into CSV when downloaded),
+ * files uploaded through a putUrl at /me/document, and a sender's validation documents.
+ */
 export interface DocumentsTable {
   id: string
-  account_id: number
+  owner_id: number
+  kind: ColumnType<DocumentKind, DocumentKind | undefined, DocumentKind>
+  /** The account of an export or a sender document; null for /me uploads. */
+  account_id: number | null
   login: string | null
+  /** The sender a 'sender' document belongs to. */
+  sender: string | null
   name: string
-  way_type: 'incoming' | 'outgoing'
-  filters: string
+  description: string | null
+  /** JSON list of {key, value}. */
+  tags: ColumnType<string, string | undefined, string>
+  way_type: 'incoming' | 'outgoing' | null
+  filters: string | null
   /** Highest row id the export holds. */
-  last_row_id: number
+  last_row_id: number | null
   /** The getUrl token, sealed by the secret box. */
   token_enc: string
+  /** The putUrl token, sealed; null for exports. */
+  put_token_enc: string | null
+  content: Buffer | null
+  content_type: string | null
   size: ColumnType<number | null, number | null | undefined, number | null>
   created_at: Date
-  expires_at: Date
+  /** null: kept as long as what it belongs to (a sender's documents). */
+  expires_at: Date | null
 }
+
+export type DocumentKind = 'export' | 'upload' | 'sender'
 
 /** OVH's receiver lists (src/receivers/): login '' is an account-level slot. */
 export interface ReceiverSlotsTable {
@@ -177,6 +195,10 @@ export interface SendersTable {
   referer: Generated<'custom' | 'domain' | 'line' | 'nic' | 'owner' | 'virtual'>
   comment: string | null
   validation_media: string | null
+  /** SHA-256 (hex) of the code sent by SMS to a numeric sender; null: no code pending. */
+  code_hash: string | null
+  code_attempts: Generated<number>
+  code_expires_at: Date | null
   created_at: CreatedAt
 }
 
@@ -388,6 +410,9 @@ export interface OwnersTable {
   name: string
   /** Where a regenerated SMPP password is mailed. */
   contact_email: string | null
+  /** The owner's nic handle and domain names (one a line): senders validated from them at once. */
+  nichandle: string | null
+  domains: Generated<string>
   created_at: CreatedAt
 }
 

@@ -25,7 +25,13 @@ export const ReceiverCreate = Type.Object(
       Type.String({ maxLength: 2048, description: 'http(s) URL of a CSV file, numbers in its first column' }),
     ),
     description: Type.String({ maxLength: 255, description: 'at most 255 characters' }),
-    documentId: Type.Optional(Type.String({ maxLength: 100, description: 'not supported here: use csvUrl' })),
+    documentId: Type.Optional(
+      Type.String({
+        maxLength: 100,
+        description:
+          'id of a CSV uploaded at /me/document (POST /me/document, then PUT the file to its putUrl); or give csvUrl',
+      }),
+    ),
     slotId: Type.Integer({ minimum: 1, maximum: MAX_SLOTS, description: `1 to ${MAX_SLOTS}` }),
   },
   { additionalProperties: false },

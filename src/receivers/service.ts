@@ -4,6 +4,7 @@ import { blacklistedAmong } from '../blacklist/repository.js'
 import type { Db } from '../db/index.js'
 import type { ReceiverSlotsTable } from '../db/schema.js'
 import { SsrfBlockedError } from '../dlr/ssrf.js'
+import { uploadedText } from '../documents/service.js'
 import { badRequest, conflict, notFound } from '../errors.js'
 import { parseInternational } from '../fields/phone.js'
 import { callbackUrl } from '../fields/url.js'
@@ -36,9 +37,12 @@ export function toReceiver(row: SlotRow): ApiReceiver {
 }
 
 /** The account and the slot owner ('' for the account itself) a request acts for. */
-async function ownerOf(db: Db, target: Target): Promise<{ accountId: number; login: string }> {
+async function ownerOf(
+  db: Db,
+  target: Target,
+): Promise<{ accountId: number; login: string; ownerId: number }> {
   const account = await resolveTarget(db, target)
-  return { accountId: account.id, login: target.login ?? '' }
+  return { accountId: account.id, login: target.login ?? '', ownerId: account.owner_id }
 }
 
 /**
@@ -100,11 +104,15 @@ export async function createSlot(
   body: Static<typeof ReceiverCreate>,
   now: Date,
 ): Promise<ApiReceiver> {
-  const { accountId, login } = await ownerOf(db, target)
-  if (body.documentId !== undefined) {
-    throw badRequest('Invalid documentId: uploaded documents are not supported here; give csvUrl')
+  const { accountId, login, ownerId } = await ownerOf(db, target)
+  if (body.documentId !== undefined && body.csvUrl !== undefined) {
+    throw badRequest('Invalid body: give csvUrl or documentId, not both')
   }
-  if (!body.csvUrl) throw badRequest('Missing parameter: csvUrl')
+  if (body.documentId === undefined && !body.csvUrl) {
+    throw badRequest(
+      'Missing parameter: csvUrl (a CSV to fetch) or documentId (a CSV uploaded at /me/document)',
+    )
+  }
   const exists = await db
     .selectFrom('receiver_slots')
     .select('slot_id')
@@ -113,7 +121,11 @@ export async function createSlot(
     .where('slot_id', '=', body.slotId)
     .executeTakeFirst()
   if (exists) throw conflict(`Slot ${body.slotId} is already used: delete it or choose another slotId`)
-  const numbers = numbersOfCsv(await fetchCsv(agent, body.csvUrl))
+  const text =
+    body.documentId !== undefined
+      ? await uploadedText(db, ownerId, body.documentId, now)
+      : await fetchCsv(agent, body.csvUrl as string)
+  const numbers = numbersOfCsv(text)
   const row = await db
     .insertInto('receiver_slots')
     .values({
@@ -122,7 +134,7 @@ export async function createSlot(
       slot_id: body.slotId,
       description: body.description,
       auto_update: body.autoUpdate,
-      csv_url: body.csvUrl,
+      csv_url: body.csvUrl ?? null,
       numbers: numbers.join('\n'),
       records: numbers.length,
       created_at: now,

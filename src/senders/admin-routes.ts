@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { OwnerId } from '../accounts/admin-routes.js'
+import { notFound } from '../errors.js'
 import { ref } from '../http/schema.js'
-import { RefuseBody, Sender, SenderParams } from './schema.js'
+import { OwnerIdentity, RefuseBody, Sender, SenderParams } from './schema.js'
 import { enableSender, setSenderValidation } from './service.js'
 
 /** /admin/v1 sender validation; registered inside adminRoutes, whose hook checks ADMIN_TOKEN. */
@@ -45,5 +48,31 @@ export const senderAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         status: 'refused',
         comment: request.body.comment ?? null,
       }),
+  )
+
+  app.put(
+    '/owners/:owner/identity',
+    {
+      schema: {
+        tags,
+        security,
+        summary:
+          "Set an owner's nic handle and domain names: the senders they prove are listed by sendersAvailableForValidation and enabled when requested",
+        params: Type.Object({ owner: OwnerId }),
+        body: OwnerIdentity,
+        response: { 200: OwnerIdentity },
+      },
+    },
+    async (request) => {
+      const domains = [...new Set(request.body.domains.map((domain) => domain.toLowerCase()))]
+      const updated = await db
+        .updateTable('owners')
+        .set({ nichandle: request.body.nichandle, domains: domains.join('\n') })
+        .where('id', '=', request.params.owner)
+        .returning(['nichandle', 'domains'])
+        .executeTakeFirst()
+      if (!updated) throw notFound(`The owner ${request.params.owner} does not exist`)
+      return { nichandle: updated.nichandle, domains }
+    },
   )
 }

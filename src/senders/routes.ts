@@ -1,8 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { ALL_OWNERS } from '../auth/scope.js'
 import { ref, ServiceNameParam, Void } from '../http/schema.js'
-import { Sender, SenderCreate, SenderParams, SenderUpdate } from './schema.js'
+import { sendMessages } from '../sending/service.js'
+import {
+  Sender,
+  SenderAvailable,
+  SenderCreate,
+  SenderParams,
+  SenderRefererEnum,
+  SenderUpdate,
+  ValidateBody,
+} from './schema.js'
 import { createSender, getSender, listSenders, removeSender, updateSenderSettings } from './service.js'
+import { availableSenders, validateSender } from './validation.js'
 
 export const senderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app
@@ -34,7 +45,27 @@ export const senderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const name = await createSender(db, app.clock, request.scope, request.params.serviceName, request.body)
+      const name = await createSender(
+        db,
+        app.clock,
+        request.scope,
+        request.params.serviceName,
+        request.body,
+        // The code goes out like any SMS of the account (priced, charged, through the carrier),
+        // from its default sender or else a short code (senderForResponse), without STOP mention.
+        (serviceName, number, message) =>
+          sendMessages(
+            app.sending,
+            { scope: ALL_OWNERS, serviceName, login: null },
+            {
+              message,
+              receivers: [number],
+              noStopClause: true,
+              senderForResponse: true,
+              tag: 'senderValidation',
+            },
+          ),
+      )
       // Fastify sends a string payload as is: serialise it so clients get a JSON string.
       return reply.type('application/json; charset=utf-8').send(JSON.stringify(name))
     },
@@ -64,6 +95,45 @@ export const senderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await updateSenderSettings(db, request.scope, serviceName, sender, request.body)
       return null
     },
+  )
+
+  app.post(
+    '/sms/:serviceName/senders/:sender/validate',
+    {
+      schema: {
+        tags,
+        summary: 'Validate a numeric sender with the code it was sent by SMS when it was requested',
+        params: SenderParams,
+        body: ValidateBody,
+        response: { 200: Void },
+      },
+    },
+    (request) =>
+      validateSender(
+        db,
+        app.clock,
+        request.scope,
+        request.params.serviceName,
+        request.params.sender,
+        request.body.code,
+      ),
+  )
+
+  app.get(
+    '/sms/:serviceName/sendersAvailableForValidation',
+    {
+      schema: {
+        tags,
+        summary:
+          'Senders your nic handle and domain names prove, not requested yet: requested, they are enabled at once',
+        params: ServiceParams,
+        querystring: Type.Object({
+          referer: Type.Optional(ref(SenderRefererEnum, { description: 'domain or nichandle' })),
+        }),
+        response: { 200: Type.Array(ref(SenderAvailable)) },
+      },
+    },
+    (request) => availableSenders(db, request.scope, request.params.serviceName, request.query.referer),
   )
 
   app.delete(

@@ -97,5 +97,49 @@ export const SenderParams = Type.Object({
   sender: Type.String({ maxLength: 100, description: 'the sender name' }),
 })
 
+/** Where a sender available for validation comes from (the owner's nic handle or a domain name). */
+export const SenderRefererEnum = Type.Enum(['domain', 'nichandle'], {
+  $id: 'sms.SenderRefererEnum',
+  type: 'string',
+  description: 'one of domain, nichandle',
+})
+
+export const SenderAvailable = Type.Object(
+  { referer: ref(SenderRefererEnum), sender: Type.String() },
+  { $id: 'sms.SenderAvailable', additionalProperties: false },
+)
+
+export const CODE_LENGTH = 6
+export const ValidateBody = Type.Object(
+  {
+    code: Type.String({
+      maxLength: 100,
+      description: `the ${CODE_LENGTH}-digit code sent by SMS to the numeric sender when it was requested`,
+    }),
+  },
+  { additionalProperties: false, description: 'the validation code' },
+)
+
+/** The owner's identity (admin): what senders can be validated from at once. */
+export const NICHANDLE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9-]{0,39}$'
+export const DOMAIN_PATTERN =
+  '^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$'
+export const MAX_DOMAINS = 100
+export const OwnerIdentity = Type.Object(
+  {
+    nichandle: nullable(
+      Type.String({
+        pattern: NICHANDLE_PATTERN,
+        description: 'the owner’s nic handle (e.g. ab12345-ovh), null for none',
+      }),
+    ),
+    domains: Type.Array(
+      Type.String({ pattern: DOMAIN_PATTERN, description: 'a domain name such as acme-shop.fr' }),
+      { maxItems: MAX_DOMAINS, description: `the owner’s domain names, at most ${MAX_DOMAINS}` },
+    ),
+  },
+  { additionalProperties: false },
+)
+
 /** sms.TypeSenderEnum is registered with the estimate models (src/sending/estimate-routes.ts). */
-export const senderModels = [StatusSenderEnum, RefererSenderEnum, Sender]
+export const senderModels = [StatusSenderEnum, RefererSenderEnum, Sender, SenderRefererEnum, SenderAvailable]

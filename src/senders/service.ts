@@ -27,6 +27,7 @@ import {
   type SenderCreate,
   type SenderUpdate,
 } from './schema.js'
+import { codeMessage, newCode, phoneOfSender, provenBy } from './validation.js'
 
 type Executor = Db | Transaction<Database>
 export type ApiSender = Static<typeof Sender>
@@ -53,26 +54,51 @@ export async function listSenders(db: Db, scope: Scope, serviceName: string): Pr
   return listSenderNames(db, account.id)
 }
 
-/** Requests a sender: it waits for the operator's validation. Answers the sender's name. */
+/** Sends an SMS (the validation code) to a number, charged to the account as any send. */
+export type SendCode = (serviceName: string, number: string, message: string) => Promise<unknown>
+
+/**
+ * Requests a sender; answers its name. A sender the owner's identity proves (its nic handle, a
+ * domain name: sendersAvailableForValidation) is enabled at once. A number is sent a code by SMS,
+ * which POST …/validate takes. Any other sender waits for the operator's validation (documents).
+ */
 export async function createSender(
   db: Db,
   clock: Clock,
   scope: Scope,
   serviceName: string,
   body: Static<typeof SenderCreate>,
+  sendCode: SendCode,
 ): Promise<string> {
   const account = await requireAccount(db, scope, serviceName)
+  const now = clock.now()
+  const proven = await provenBy(db, account.owner_id, body.sender)
+  const phone = proven ? null : phoneOfSender(body.sender)
+  const code = phone ? newCode(account.id, body.sender, now) : null
   const created = await insertSender(db, {
     account_id: account.id,
     sender: body.sender,
     description: body.description ?? '',
     reason: body.reason ?? null,
-    status: 'waitingValidation',
+    status: proven ? 'enable' : 'waitingValidation',
     type: NUMERIC_SENDER.test(body.sender) ? 'numeric' : 'alpha',
-    referer: 'custom',
-    created_at: clock.now(),
+    referer: proven === 'nichandle' ? 'nic' : proven === 'domain' ? 'domain' : 'custom',
+    validation_media: proven ?? null,
+    ...(code ? code.stored : {}),
+    created_at: now,
   })
   if (!created) throw conflict(`The sender ${body.sender} already exists on ${serviceName}`)
+  if (phone && code) {
+    try {
+      await sendCode(serviceName, phone, codeMessage(serviceName, code.code))
+    } catch (error) {
+      // No code went out: the request is undone, so it can be made again once the cause is fixed.
+      await deleteSender(db, account.id, body.sender)
+      if (error instanceof ApiError && error.statusCode < 500)
+        throw badRequest(`The validation code could not be sent to ${body.sender}: ${error.message}`)
+      throw error
+    }
+  }
   return body.sender
 }
 
@@ -149,6 +175,13 @@ export async function removeSender(db: Db, scope: Scope, serviceName: string, se
   await db.transaction().execute(async (trx) => {
     const { account } = await lockAccountSender(trx, scope, serviceName, sender)
     await deleteSender(trx, account.id, sender)
+    // Its validation documents go with it (they live in src/documents/, kind 'sender').
+    await trx
+      .deleteFrom('documents')
+      .where('kind', '=', 'sender')
+      .where('account_id', '=', account.id)
+      .where('sender', '=', sender)
+      .execute()
   })
 }
 
@@ -163,7 +196,11 @@ export async function setSenderValidation(
     const { account } = await lockAccountSender(trx, ALL_OWNERS, serviceName, sender)
     // A refusal's comment says why; once enabled it no longer applies.
     const comment = decision.status === 'refused' ? decision.comment : null
-    const updated = await updateSender(trx, account.id, sender, { status: decision.status, comment })
+    const updated = await updateSender(trx, account.id, sender, {
+      status: decision.status,
+      comment,
+      code_hash: null,
+    })
     if (!updated) throw senderNotFound(sender)
     return toApiSender(updated)
   })

@@ -82,7 +82,7 @@ t.test('outgoing, account level: OVH columns, every non-cancelled row, quoted te
     'putUrl',
     'size',
     'tags',
-    'validity',
+    'validationDate',
   ])
   t.equal(doc.id, id)
   const after = await call(app, 'GET', `/1.0/me/document/${id}`)
@@ -154,7 +154,8 @@ t.test('bad input is a 4xx saying what to fix', async (t) => {
     [`${account}/document?wayType=outgoing&batchID=nope`, 400, /batchID/],
     [`${account}/users/nobody01/document?wayType=outgoing`, 404, /nobody01/],
     [`/1.0/sms/sms-zz99999-1/document?wayType=outgoing`, 404, /./],
-    ['/1.0/me/document/no-such-id', 404, /does not exist/],
+    ['/1.0/me/document/00000000-0000-4000-8000-000000000000', 404, /does not exist/],
+    ['/1.0/me/document/no-such-id', 400, /uuid/],
   ]
   for (const [path, status, message] of cases) {
     const answer = await call(app, 'GET', path)

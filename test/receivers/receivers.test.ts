@@ -86,12 +86,18 @@ t.test('bad files and URLs are 400s naming the line or the problem', async (t) =
     ],
     ['HTTP error', { csvUrl: url('/gone.csv') }, 400, /^Invalid csvUrl: it answered HTTP 500$/],
     ['not a URL', { csvUrl: 'ftp://example.com/x.csv' }, 400, /^Invalid csvUrl: expected an absolute http/],
-    ['no source', {}, 400, /^Missing parameter: csvUrl$/],
+    ['no source', {}, 400, /^Missing parameter: csvUrl \(a CSV to fetch\) or documentId/],
     [
-      'a document',
+      'an unknown document',
       { documentId: 'abc' },
       400,
-      /^Invalid documentId: uploaded documents are not supported here/,
+      /^Invalid documentId: abc is not one of your documents \(POST \/me\/document/,
+    ],
+    [
+      'both sources',
+      { documentId: 'abc', csvUrl: url('/ok.csv') },
+      400,
+      /^Invalid body: give csvUrl or documentId, not both$/,
     ],
     ['slot out of range', { slotId: 51, csvUrl: url('/ok.csv') }, 400, /slotId/],
   ]

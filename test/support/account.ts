@@ -4,7 +4,7 @@ import { ALL_OWNERS } from '../../src/auth/scope.js'
 import { systemClock } from '../../src/clock.js'
 import type { SecretBox } from '../../src/crypto/secret-box.js'
 import type { Db } from '../../src/db/index.js'
-import { createSender, setSenderValidation } from '../../src/senders/service.js'
+import { enableSender as validateSenderAsOperator } from '../../src/senders/service.js'
 import { createUser, updateUserSettings } from '../../src/users/service.js'
 
 /** Adds `sender` to the account, already validated (status enable), as the admin would. */
@@ -59,7 +59,6 @@ export async function seedAccount(
           : { quotaInformations: { quotaStatus: 'active', quotaLeft: user.quota } }),
       })
   }
-  await createSender(db, systemClock, ALL_OWNERS, options.serviceName, { sender: options.sender })
-  await setSenderValidation(db, options.serviceName, options.sender, { status: 'enable' })
+  await validateSenderAsOperator(db, systemClock, options.serviceName, options.sender)
   return { ownerId: owner.id, accountId: account.id }
 }

@@ -112,6 +112,7 @@ export function openApiOptions(config: Config): SwaggerOptions {
       info: {
         title: 'sms-mirror',
         version: '1.0',
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'Self-hosted mirror of the OVHcloud SMS API (/sms/{serviceName}/users and what users need around them). ' +
           'The OVH operations are served under both servers, /1.0 (as OVH clients call them) and /v1; their ' +

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`'s prestart: runs `npm run build` only when the sources changed since the last build.
-// The build's inputs (src/, migrations/, the TypeScript and package manifests) are hashed; the hash of
+// The build's inputs (src/, migrations/, OVH's schema, the TypeScript and package manifests) are hashed; the hash of
 // the last successful build is kept in dist/.build-inputs (written by `npm run build` itself). Plain Node, no dependency: it runs before
 // anything is compiled.
 import { spawnSync } from 'node:child_process'
@@ -18,6 +18,8 @@ const INPUTS = [
   'package-lock.json',
   'tsconfig.json',
   'tsconfig.build.json',
+  // OVH's schema: src/http/ovh-descriptions.ts imports it (its descriptions go into the OpenAPI document).
+  'test/fixtures/ovh-sms-schema.json',
 ]
 
 /** The files of one input (a folder, walked; or a file), relative to the repository, sorted. */

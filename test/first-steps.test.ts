@@ -100,10 +100,18 @@ t.test('README quick start and first steps, to a callback received locally', asy
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
 
-  // Terminal 1: the README's start line, on a fresh data folder (PORT moved off 8080 for the test).
+  // Terminal 1: the README's start line, on a fresh data folder (PORT moved off 8080 for the test, and
+  // SMPP_PORT off 2775: any other server on the machine may hold it).
+  const smppPort = await freePort()
   const server = spawn('bash', ['-c', startBlock as string], {
     cwd: ROOT,
-    env: baseEnv({ PORT: String(port), DATA_DIR: dataDir, SIMULATOR_DELAY_MS: '200', ADMIN_TOKEN: '' }),
+    env: baseEnv({
+      PORT: String(port),
+      SMPP_PORT: String(smppPort),
+      DATA_DIR: dataDir,
+      SIMULATOR_DELAY_MS: '200',
+      ADMIN_TOKEN: '',
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })

@@ -2,27 +2,52 @@
  * The document we serve against OVH's own schema (test/fixtures/ovh-sms-schema.json, OVH's /1.0/sms.json):
  * every OVH operation we serve has the same path, method, parameters (name, in, required, type) and
  * response type; every OVH model we expose has the same properties, types, enums, readOnly and
- * nullability. Operations we do not serve are only counted (the README lists them).
+ * nullability. OVH's descriptions are there too: an operation's as its summary, a parameter's, a body
+ * field's, a model's and a property's as the first paragraph of ours. Operations we do not serve are
+ * only counted (the README lists them). OVH paths are written without their /1.0 and /v1 servers.
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { renderOpenApi } from '../src/cli/main.js'
 
-type OvhProperty = { type: string; fullType?: string; canBeNull: boolean; readOnly: boolean }
-type OvhModel = { enum?: string[]; enumType?: string; properties?: Record<string, OvhProperty> }
-type OvhParameter = { name?: string | null; dataType: string; paramType: string; required: boolean }
-type OvhOperation = { httpMethod: string; parameters: OvhParameter[]; responseType: string }
+type OvhProperty = {
+  type: string
+  fullType?: string
+  canBeNull: boolean
+  readOnly: boolean
+  description?: string | null
+}
+type OvhModel = {
+  description?: string | null
+  enum?: string[]
+  enumType?: string
+  properties?: Record<string, OvhProperty>
+}
+type OvhParameter = {
+  name?: string | null
+  dataType: string
+  paramType: string
+  required: boolean
+  description?: string | null
+}
+type OvhOperation = {
+  httpMethod: string
+  description: string
+  parameters: OvhParameter[]
+  responseType: string
+}
 type OvhSchema = { apis: { path: string; operations: OvhOperation[] }[]; models: Record<string, OvhModel> }
 
 type Json = Record<string, unknown>
-type OpenApiParameter = { name: string; in: string; required?: boolean; schema: Json }
+type OpenApiParameter = { name: string; in: string; required?: boolean; schema: Json; description?: string }
 type OpenApiOperation = {
+  summary?: string
   parameters?: OpenApiParameter[]
-  requestBody?: { content: Record<string, { schema: Json }> }
+  requestBody?: { description?: string; content: Record<string, { schema: Json }> }
   responses: Record<string, { content?: Record<string, { schema: Json }> }>
 }
 type OpenApiDocument = {
-  paths: Record<string, Record<string, OpenApiOperation>>
+  paths: Record<string, Record<string, OpenApiOperation> & { servers?: unknown }>
   components: { schemas: Record<string, Json> }
 }
 
@@ -43,6 +68,16 @@ const STRING_TYPES = new Set([
   'ipBlock',
 ])
 const FORMATS: Record<string, string> = { datetime: 'date-time', date: 'date', uuid: 'uuid' }
+
+/**
+ * OVH's description is ours, or the first paragraph of ours (what sms-mirror adds follows it). A
+ * description OVH does not give is not checked.
+ */
+function compareDescription(ovhText: string | null | undefined, ours: unknown, where: string): string[] {
+  if (!ovhText) return []
+  if (ours === ovhText || (typeof ours === 'string' && ours.startsWith(`${ovhText}\n\n`))) return []
+  return [`${where}: description is ${JSON.stringify(ovhText)} at OVH, ours ${JSON.stringify(ours)}`]
+}
 
 function refName(schema: Json): string | undefined {
   const allOf = schema.allOf as Json[] | undefined
@@ -158,6 +193,7 @@ function compareProperties(
     const schema = properties[property]
     if (!schema) continue
     const at = `${where}.${property}`
+    problems.push(...compareDescription(definition.description, schema.description, at))
     problems.push(...compareType(definition.fullType ?? definition.type, schema, at))
     if (!flags) continue
     if (acceptsNull(schema) !== definition.canBeNull)
@@ -175,6 +211,10 @@ function jsonSchemaOf(content: Record<string, { schema: Json }> | undefined): Js
 function compareOperation(path: string, operation: OvhOperation, ours: OpenApiOperation): string[] {
   const where = `${operation.httpMethod} ${path}`
   const problems: string[] = []
+  if (ours.summary !== operation.description)
+    problems.push(
+      `${where}: summary is ${JSON.stringify(operation.description)} at OVH, ours ${JSON.stringify(ours.summary)}`,
+    )
   const parameters = ours.parameters ?? []
   const ovhParameters = operation.parameters.filter((p) => p.paramType !== 'body')
   const key = (name: string, place: string) => `${place}:${name}`
@@ -188,6 +228,7 @@ function compareOperation(path: string, operation: OvhOperation, ours: OpenApiOp
     const at = `${where} ${parameter.paramType} ${parameter.name}`
     if (Boolean(mine.required) !== parameter.required)
       problems.push(`${at}: required is ${parameter.required} at OVH, ours ${Boolean(mine.required)}`)
+    problems.push(...compareDescription(parameter.description, mine.description, at))
     problems.push(...compareType(parameter.dataType, mine.schema, at))
   }
 
@@ -199,6 +240,7 @@ function compareOperation(path: string, operation: OvhOperation, ours: OpenApiOp
     problems.push(`${where}: OVH takes a body, ours does not`)
   } else if (body.length === 1 && !body[0]?.name) {
     // PUT: the body is the model itself (ours: the model with every field optional).
+    problems.push(...compareDescription(body[0]?.description, ours.requestBody?.description, `${where} body`))
     problems.push(...compareType(body[0]?.dataType as string, bodySchema, `${where} body`))
   } else {
     const properties = (bodySchema.properties ?? {}) as Record<string, Json>
@@ -215,6 +257,7 @@ function compareOperation(path: string, operation: OvhOperation, ours: OpenApiOp
         problems.push(
           `${where} body ${name}: required is ${parameter.required} at OVH, ours ${required.has(name)}`,
         )
+      problems.push(...compareDescription(parameter.description, schema.description, `${where} body ${name}`))
       problems.push(...compareType(parameter.dataType, schema, `${where} body ${name}`))
     }
   }
@@ -237,7 +280,8 @@ const operationProblems: string[] = []
 let servedCount = 0
 for (const api of ovh.apis) {
   for (const operation of api.operations) {
-    const ours = served.paths[`/1.0${api.path}`]?.[operation.httpMethod.toLowerCase()]
+    const item = served.paths[api.path]
+    const ours = item && !item.servers ? item[operation.httpMethod.toLowerCase()] : undefined
     if (!ours) {
       notServed.push(`${operation.httpMethod} ${api.path}`)
       continue
@@ -255,13 +299,16 @@ t.test('the fixture is OVH’s schema: 78 paths, 124 operations, 89 models', asy
   t.equal(Object.keys(ovh.models).length, 89)
 })
 
-t.test('every OVH operation we serve matches OVH’s (path, method, parameters, answer)', async (t) => {
-  t.ok(servedCount > 0, `served ${servedCount} of ${total} operations`)
-  t.same(operationProblems, [], operationProblems.join('\n'))
-})
+t.test(
+  'every OVH operation we serve matches OVH’s (path, method, parameters, answer, descriptions)',
+  async (t) => {
+    t.ok(servedCount > 0, `served ${servedCount} of ${total} operations`)
+    t.same(operationProblems, [], operationProblems.join('\n'))
+  },
+)
 
 t.test(
-  'every OVH model we expose matches OVH’s (properties, types, enums, readOnly, nullability)',
+  'every OVH model we expose matches OVH’s (properties, types, enums, readOnly, nullability, descriptions)',
   async (t) => {
     const exposed = Object.keys(components).filter((name) => ovh.models[name])
     t.ok(exposed.length > 0)
@@ -269,6 +316,7 @@ t.test(
     for (const name of exposed) {
       const model = ovh.models[name] as OvhModel
       const ours = components[name] as Json
+      problems.push(...compareDescription(model.description, ours.description, name))
       if (model.enum) problems.push(...compareEnum(name, model, ours, name))
       else problems.push(...compareProperties(name, model, ours, name, { flags: true }))
     }
@@ -310,8 +358,18 @@ t.test('the comparison catches differences', async (t) => {
     ),
     [/z: enum sms.SupportEnum/],
   )
+  const described = structuredClone(components['sms.User'] as Json)
+  ;((described.properties as Record<string, Json>).callBack as Json).description = 'a URL'
+  t.match(compareProperties('sms.User', user, described, 'x', { flags: false }), [/x\.callBack: description/])
+  ;((described.properties as Record<string, Json>).callBack as Json).description =
+    'URL called when state of a sent SMS changes, and more'
+  t.match(compareProperties('sms.User', user, described, 'x', { flags: false }), [/x\.callBack: description/])
+  ;((described.properties as Record<string, Json>).callBack as Json).description =
+    'URL called when state of a sent SMS changes\n\nours'
+  t.same(compareProperties('sms.User', user, described, 'x', { flags: false }), [])
   const jobs = ovh.apis.find((api) => api.path === '/sms/{serviceName}/jobs')?.operations[1] as OvhOperation
   const problems = compareOperation('/sms/{serviceName}/jobs', jobs, { responses: {} }).join('\n')
+  t.match(problems, /summary is "Add one or several sending jobs" at OVH, ours undefined/)
   t.match(problems, /parameters are path:serviceName at OVH, ours $/m)
   t.match(problems, /OVH takes a body, ours does not/)
   t.match(problems, /OVH answers sms.SmsSendingReport, ours documents no JSON answer/)

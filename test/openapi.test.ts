@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
 import { renderOpenApi } from '../src/cli/main.js'
+import { loadConfig } from '../src/config.js'
+import { openApiOptions } from '../src/http/openapi.js'
 import { buildTestApp } from './helpers.js'
 
 const committedPath = new URL('../openapi/openapi.json', import.meta.url)
 const rendered = await renderOpenApi()
 const doc = JSON.parse(rendered) as {
-  paths: Record<string, Record<string, unknown>>
+  servers: { url: string }[]
+  paths: Record<string, Record<string, unknown> & { servers?: { url: string }[] }>
   components: { schemas: Record<string, { properties?: Record<string, unknown> }> }
 }
 
@@ -22,13 +25,13 @@ t.test('the document is valid OpenAPI', async (t) => {
 
 t.test('every route and model is documented', async (t) => {
   const expected: Record<string, string[]> = {
-    '/1.0/sms': ['get'],
-    '/1.0/sms/{serviceName}': ['get', 'put'],
-    '/1.0/sms/{serviceName}/users': ['get', 'post'],
-    '/1.0/sms/{serviceName}/users/{login}': ['delete', 'get', 'put'],
-    '/1.0/sms/ptts': ['get'],
-    '/1.0/auth/time': ['get'],
-    '/health': ['get'],
+    '/sms': ['get'],
+    '/sms/{serviceName}': ['get', 'put'],
+    '/sms/{serviceName}/users': ['get', 'post'],
+    '/sms/{serviceName}/users/{login}': ['delete', 'get', 'put'],
+    '/sms/ptts': ['get'],
+    '/auth/time': ['get'],
+    '/health': ['get', 'servers'],
   }
   for (const [path, methods] of Object.entries(expected)) {
     const item = doc.paths[path]
@@ -36,8 +39,8 @@ t.test('every route and model is documented', async (t) => {
     t.same(Object.keys(item ?? {}).sort(), methods, `${path} methods`)
   }
   t.notOk(
-    Object.keys(doc.paths).some((path) => path.startsWith('/v1')),
-    'the /v1 copies are not repeated',
+    Object.keys(doc.paths).some((path) => path.startsWith('/v1') || path.startsWith('/1.0')),
+    'the OVH paths are written without their server, and the /v1 copies are not repeated',
   )
   const schemas = doc.components.schemas
   for (const name of [
@@ -59,6 +62,57 @@ t.test('every route and model is documented', async (t) => {
     'quotaInformations',
     'stopCallBack',
   ])
+})
+
+t.test(
+  'servers: /1.0 and /v1 for the OVH paths, the root for ours; each operation is served there',
+  async (t) => {
+    t.same(
+      doc.servers.map((server) => server.url),
+      ['/1.0', '/v1'],
+    )
+    const { app } = await buildTestApp(t)
+    let checked = 0
+    const missing: string[] = []
+    for (const [path, item] of Object.entries(doc.paths)) {
+      const servers = (item.servers ?? doc.servers).map((server) => server.url.replace(/\/$/, ''))
+      if (item.servers)
+        t.same(
+          item.servers.map((server) => server.url),
+          ['/'],
+          `${path}: under the root`,
+        )
+      for (const method of Object.keys(item).filter((key) => key !== 'servers')) {
+        for (const server of servers) {
+          const url = `${server}${path.replace(/\{(\w+)\}/g, ':$1')}`
+          checked++
+          if (!app.hasRoute({ method: method.toUpperCase() as never, url })) missing.push(`${method} ${url}`)
+        }
+      }
+    }
+    t.same(missing, [], 'every operation is routed under each of its servers')
+    t.ok(checked > 100, `${checked} operation × server pairs`)
+    const inside = Object.keys(doc.paths).filter((path) => !doc.paths[path]?.servers)
+    t.ok(inside.includes('/sms/{serviceName}/users') && !inside.includes('/health'))
+    t.ok(doc.paths['/admin/v1/owners']?.servers && doc.paths['/auth/oauth2/token']?.servers)
+  },
+)
+
+t.test('with PUBLIC_URL, the servers are absolute', async (t) => {
+  const options = openApiOptions(loadConfig({ DATA_DIR: 'memory', PUBLIC_URL: 'https://sms.example.org' }))
+  const { transformObject } = options as unknown as { transformObject: (input: object) => typeof doc }
+  const built = transformObject({
+    openapiObject: { paths: { '/1.0/sms': { get: {} }, '/health': { get: {} } } },
+  })
+  t.same(
+    built.servers.map((server) => server.url),
+    ['https://sms.example.org/1.0', 'https://sms.example.org/v1'],
+  )
+  t.same(
+    built.paths['/health']?.servers?.map((server) => server.url),
+    ['https://sms.example.org'],
+  )
+  t.notOk(built.paths['/sms']?.servers)
 })
 
 t.test('the app serves the document and the docs UI', async (t) => {
@@ -93,6 +147,7 @@ t.test('every operation documents its errors with the one ovh.Error schema', asy
   let operations = 0
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, raw] of Object.entries(item)) {
+      if (method === 'servers') continue
       const operation = raw as Op
       operations++
       const where = `${method.toUpperCase()} ${path}`

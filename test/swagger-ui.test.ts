@@ -2,7 +2,8 @@
 // nothing): authorize once with the OVH application key, secret and consumer key — the page signs every
 // call itself (server time, "$1$" SHA-1) and never sends the secret — then with the OAuth2 client
 // credentials login, then with a pasted bearer token; each time Try it out POST …/users and
-// GET …/users/{login} → 200 with the user shown. Screenshots go to test-artifacts/swagger-ui/ (ignored by git).
+// GET …/users/{login} → 200 with the user shown; the same through the /v1 server, and GET /health under
+// its own (root) server. Screenshots go to test-artifacts/swagger-ui/ (ignored by git).
 // The browser talks to 127.0.0.1 only: every other request is aborted and fails the test.
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -80,7 +81,9 @@ async function tryItOut(
     .locator(`.opblock.opblock-${method}`)
     .filter({ has: page.locator(`.opblock-summary-path[data-path="${path}"]`) })
   await operation.locator('.opblock-summary-control').click()
-  await operation.locator('button.try-out__btn').click()
+  // An operation tried out before stays in Try it out mode (its button reads Cancel then).
+  const tryOut = operation.locator('button.try-out__btn:not(.cancel)')
+  if ((await tryOut.count()) > 0) await tryOut.click()
   for (const [name, value] of Object.entries(parameters))
     await operation.locator(`tr[data-param-name="${name}"] input`).fill(value)
   if (body !== undefined) await operation.locator('textarea.body-param__text').fill(JSON.stringify(body))
@@ -112,8 +115,9 @@ t.test('Swagger UI: OVH keys signed in the page, OAuth2 login, bearer token', { 
   })
   t.teardown(() => browser.close())
   const foreign: string[] = []
-  const users = `/1.0/sms/{serviceName}/users`
-  const user = `/1.0/sms/{serviceName}/users/{login}`
+  // The OVH paths as the document writes them, under its servers (/1.0 first, /v1 second).
+  const users = `/sms/{serviceName}/users`
+  const user = `/sms/{serviceName}/users/{login}`
 
   await t.test('OVH application key, secret and consumer key', async (t) => {
     const docs = await openDocs(browser, base, foreign)
@@ -237,6 +241,29 @@ t.test('Swagger UI: OVH keys signed in the page, OAuth2 login, bearer token', { 
     const calls = docs.seen.filter((r) => r.url.startsWith(`${base}/1.0/sms/`))
     t.equal(calls.length, 1)
     t.equal(calls[0]?.headers.authorization, `Bearer ${accessToken}`)
+
+    // The second server of the document: the same operation under /v1.
+    const servers = page.locator('.scheme-container .servers select')
+    t.same(
+      await servers
+        .locator('option')
+        .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value)),
+      ['/1.0', '/v1'],
+      'both servers offered',
+    )
+    await servers.selectOption('/v1')
+    const readV1 = await tryItOut(page, 'get', user, { serviceName: SERVICE, login: 'swaggerkeys' })
+    t.equal(readV1.status, '200', readV1.shown)
+    t.match(readV1.shown, /"login": "swaggerkeys"/, 'the user is shown through /v1')
+    const v1Calls = docs.seen.filter((r) => r.url.startsWith(`${base}/v1/sms/`))
+    t.equal(v1Calls.length, 1, 'called under /v1')
+    // A path with a server of its own (the root) is called there, whichever server is chosen above.
+    const health = await tryItOut(page, 'get', '/health', {})
+    t.equal(health.status, '200', health.shown)
+    t.ok(
+      docs.seen.some((r) => r.url === `${base}/health`),
+      'GET /health called at the root, not under /v1',
+    )
     await docs.close()
   })
 

@@ -2,6 +2,7 @@ import type { SwaggerOptions } from '@fastify/swagger'
 import type { Config } from '../config.js'
 import { OVH_ERROR_CLASS } from '../errors.js'
 import { OVH_SECRET_SCHEME } from './docs-signing.js'
+import { withOvhDescriptions } from './ovh-descriptions.js'
 
 type Operation = {
   requestBody?: unknown
@@ -9,10 +10,13 @@ type Operation = {
   parameters?: { in?: string }[]
   responses?: Record<string, { description?: string; content?: unknown }>
 }
+/** Its methods' operations (and `servers`, once withServers ran). */
+type PathItem = Record<string, Operation>
 type OpenApiDocument = {
   openapiObject?: OpenApiDocument
   security?: unknown[]
-  paths?: Record<string, Record<string, Operation>>
+  servers?: { url: string; description?: string }[]
+  paths?: Record<string, PathItem>
   components?: { schemas?: Record<string, unknown> }
 }
 
@@ -49,8 +53,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
  * 403 when it needs credentials; 404 when a path parameter names something; 409 on POST and PUT; 415
  * when it takes a body. The 200s without a description get "OK" instead of Fastify's "Default Response".
  */
-function withErrorResponses(input: OpenApiDocument): OpenApiDocument {
-  const document = input.openapiObject ?? input
+function withErrorResponses(document: OpenApiDocument): OpenApiDocument {
   document.components ??= {}
   document.components.schemas ??= {}
   document.components.schemas[ERROR_SCHEMA_NAME] = ERROR_SCHEMA
@@ -78,6 +81,30 @@ function withErrorResponses(input: OpenApiDocument): OpenApiDocument {
   return document
 }
 
+/** The prefix every OVH route is served under twice (src/app.ts API_PREFIXES): the document's servers. */
+const DOCUMENTED_PREFIX = '/1.0'
+
+/**
+ * Both `/1.0` and `/v1` as the document's servers, the OVH paths written without them (as OVH's own
+ * schema does); our paths outside them (/health, /admin/v1…, /auth/oauth2/token, /cgi-bin…) keep their
+ * full path under a path-level server of their own, the service's root.
+ */
+function withServers(document: OpenApiDocument, publicUrl: string | null): OpenApiDocument {
+  const base = publicUrl ?? ''
+  document.servers = [
+    { url: `${base}/1.0`, description: 'the OVH API, as OVH clients call it (endpoint ovh-eu: …/1.0)' },
+    { url: `${base}/v1`, description: 'the same operations under /v1' },
+  ]
+  const root = [{ url: publicUrl ?? '/', description: 'the service itself (not under /1.0 or /v1)' }]
+  const paths: Record<string, PathItem> = {}
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    if (path.startsWith(`${DOCUMENTED_PREFIX}/`)) paths[path.slice(DOCUMENTED_PREFIX.length)] = item
+    else paths[path] = { servers: root, ...item } as unknown as PathItem
+  }
+  document.paths = paths
+  return document
+}
+
 export function openApiOptions(config: Config): SwaggerOptions {
   return {
     openapi: {
@@ -85,11 +112,14 @@ export function openApiOptions(config: Config): SwaggerOptions {
       info: {
         title: 'sms-mirror',
         version: '1.0',
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'Self-hosted mirror of the OVHcloud SMS API (/sms/{serviceName}/users and what users need around them). ' +
-          'Paths are served under /1.0 (as OVH clients call them) and /v1.',
+          'The OVH operations are served under both servers, /1.0 (as OVH clients call them) and /v1; their ' +
+          'summaries and descriptions are OVH’s own (from OVH’s schema), what sms-mirror adds follows them. ' +
+          'The service’s own paths (/health, /admin/v1, /auth/oauth2/token, /cgi-bin/sms/http2sms.cgi) are ' +
+          'under the root.',
       },
-      servers: [{ url: config.publicUrl ?? '/' }],
       components: {
         securitySchemes: {
           ovhApplication: {
@@ -143,7 +173,14 @@ export function openApiOptions(config: Config): SwaggerOptions {
         { name: 'admin', description: 'Operator API (ADMIN_TOKEN)' },
       ],
     },
-    transformObject: (document) => withErrorResponses(document as OpenApiDocument) as never,
+    // The paths are ours to rewrite (servers), hence no base path stripped by @fastify/swagger.
+    stripBasePath: false,
+    transformObject: (input) => {
+      const built = input as OpenApiDocument
+      // A copy: the schemas share objects with the routes' (and with each other: callBack, stopCallBack).
+      const document = structuredClone(built.openapiObject ?? built)
+      return withOvhDescriptions(withServers(withErrorResponses(document), config.publicUrl)) as never
+    },
     refResolver: {
       // Component names are the OVH model names (sms.User, sms.Account, …), taken from each schema's $id.
       buildLocalReference: (json, _baseUri, _fragment, i) =>

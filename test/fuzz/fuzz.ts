@@ -96,6 +96,7 @@ interface Operation {
   security?: Record<string, string[]>[]
 }
 const document = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as {
+  servers: { url: string }[]
   paths: Record<string, Record<string, Operation>>
   components: { schemas: Record<string, Schema> }
 }
@@ -122,8 +123,12 @@ type Op = {
   bodyType?: string
 }
 
-const operations: Op[] = Object.entries(document.paths).flatMap(([path, methods]) =>
-  Object.entries(methods).map(([method, operation]) => {
+// OVH paths are written without their servers (/1.0 and /v1): the full path here is /1.0's, the /v1
+// copies are drawn by `prefix`. Paths with servers of their own (the root) are full already.
+const operations: Op[] = Object.entries(document.paths).flatMap(([documented, methods]) =>
+  Object.entries(methods).flatMap(([method, operation]) => {
+    if (method === 'servers') return []
+    const path = 'servers' in methods ? documented : `${document.servers[0]?.url}${documented}`
     const content = Object.entries(operation.requestBody?.content ?? {})[0]
     const security = operation.security
     const auth: AuthKind =

@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
-import { fromHundredths, toHundredths } from '../accounts/amounts.js'
+import { fromHundredths } from '../accounts/amounts.js'
 import { ALL_OWNERS } from '../auth/scope.js'
 import { ApiError } from '../errors.js'
 import { ipAllowed } from '../fields/ip.js'
 import { SenderRefused } from '../senders/service.js'
+import { creditLeftAfter } from '../sending/send-steps.js'
 import { sendMessages } from '../sending/service.js'
-import { findUserForLogin } from '../users/repository.js'
 import { countedAddress, LoginGuard } from './lockout.js'
 import { Http2smsParams, readParams } from './params.js'
 import { type ContentType, type Outcome, renderOutcome } from './render.js'
@@ -75,9 +75,11 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
     const attempt = { account: serviceName, login, address: countedAddress(ip) }
     const verdict = await guard.check(attempt, now)
     if (verdict.refusal) return answer(contentType, { status: 401, message: verdict.refusal })
-    // With what is left to spend: the answer after the send must not need the database again (a
-    // failure there would answer an error for a message already accepted, inviting a second send).
-    const user = await findUserForLogin(db, serviceName, login)
+    // From the process's user cache (src/users/cache.ts: no round trip once cached, never older than
+    // a change committed before this request arrived). What is left to spend comes with the send's
+    // report: the answer after the send must not need the database again (a failure there would
+    // answer an error for a message already accepted, inviting a second send).
+    const user = await app.userCache.find(db, ALL_OWNERS, serviceName, login)
     // Both checked, one answer: a refused address must not tell that the password was right.
     const passwordRight = user !== undefined && sameText(app.secretBox.open(user.password_enc), password)
     const addressAllowed =
@@ -99,8 +101,8 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
           message: `Invalid to: no valid receiver in ${report.invalidReceivers.join(',')}`,
         })
       }
-      const before = user.quota_status === 'active' ? user.quota_left : user.credits_left
-      const credit = before - toHundredths(report.totalCreditsRemoved)
+      const credit = creditLeftAfter(report)
+      if (credit === undefined) throw new Error('an accepted send without its payer’s credit left')
       return answer(contentType, { status: 100, creditLeft: String(fromHundredths(credit)), ids: report.ids })
     } catch (error) {
       if (error instanceof ApiError && error.statusCode < 500) {

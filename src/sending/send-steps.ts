@@ -63,6 +63,8 @@ type Send = {
   rows?: { receiver: string; credits: number; tariffCode: string }[]
   total?: number
   source?: SpendSource
+  /** What its payer (quota or account) has left right after this request's spend, in hundredths. */
+  left?: number
   ids?: number[]
 }
 
@@ -276,6 +278,7 @@ async function charge(trx: Trx, sends: Send[]): Promise<QuotaDrop[]> {
         continue
       }
       send.source = outcome.source
+      send.left = outcome.left
       if (login !== null && outcome.alert) {
         before ??= outcome.left + (send.total as number)
         drop = { accountId, login, before, after: outcome.left, alert: outcome.alert }
@@ -325,7 +328,24 @@ async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
   }
 }
 
+const creditsLeft = new WeakMap<SendingReport, number>()
+
+/**
+ * What the payer of an accepted request had left right after its spend, in hundredths, read in the
+ * batch that spent it (http2sms answers it without reading the database again); undefined for a
+ * request that spent nothing. Kept beside the report, which is OVH's sms.SmsSendingReport as is.
+ */
+export function creditLeftAfter(report: SendingReport): number | undefined {
+  return creditsLeft.get(report)
+}
+
 function report(send: Send): SendingReport {
+  const answer = sentReport(send)
+  if (send.ids?.length && send.left !== undefined) creditsLeft.set(answer, send.left)
+  return answer
+}
+
+function sentReport(send: Send): SendingReport {
   const { request } = send
   return {
     ids: send.ids ?? [],

@@ -107,21 +107,3 @@ export async function deleteUser(
     .returningAll()
     .executeTakeFirst()
 }
-
-/** What http2sms needs to authenticate a user and answer what it has left, in one query. */
-export function findUserForLogin(db: Db, serviceName: string, login: string) {
-  return db
-    .selectFrom('sms_users as u')
-    .innerJoin('accounts as a', 'a.id', 'u.account_id')
-    .select([
-      'u.login',
-      'u.password_enc',
-      'u.ip_restrictions',
-      'u.quota_status',
-      'u.quota_left',
-      'a.credits_left',
-    ])
-    .where('a.service_name', '=', serviceName)
-    .where('u.login', '=', login)
-    .executeTakeFirst()
-}

@@ -19,7 +19,8 @@ t.teardown(() => {
 })
 
 function env(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = { ...process.env, ...extra }
+  // SMPP on a free port: the default 2775 may be held by anything else on the machine.
+  const base: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...extra }
   for (const key of ['DATABASE_URL', 'SECRET_KEY', 'PUBLIC_URL', 'NODE_EXTRA_CA_CERTS']) {
     if (!(key in extra)) delete base[key]
   }

@@ -37,7 +37,8 @@ function start(
   env: Record<string, string>,
   command = [process.execPath, '--import', 'tsx', 'src/server.ts'],
 ) {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+  // SMPP on a free port: the default 2775 may be held by anything else on the machine.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...env }
   for (const key of ['DATABASE_URL', 'SECRET_KEY', 'PUBLIC_URL', 'ADMIN_TOKEN']) {
     if (!(key in env)) delete childEnv[key]
   }

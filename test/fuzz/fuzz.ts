@@ -353,6 +353,15 @@ const changedTables = (before: Snapshot, after: Snapshot) =>
 // Arbitraries
 // ---------------------------------------------------------------------------------------------
 
+/** Strings matching a pattern; fast-check cannot draw from some (lookahead): any string then. */
+function matching(pattern: string): fc.Arbitrary<string> {
+  try {
+    return fc.stringMatching(new RegExp(pattern))
+  } catch {
+    return fc.string({ unit: 'grapheme', maxLength: 300 })
+  }
+}
+
 const HUGE = 'x'.repeat(100_000)
 const HOSTILE_STRINGS = [
   '',
@@ -569,7 +578,7 @@ function byType(
     }
     case 'string': {
       let strings: fc.Arbitrary<string>
-      if (schema.pattern) strings = fc.stringMatching(new RegExp(schema.pattern))
+      if (schema.pattern) strings = matching(schema.pattern)
       else if (schema.format === 'date-time')
         strings = fc
           .date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true })

@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
@@ -26,9 +25,10 @@ import {
   SERVICE,
   TEST_SECRET,
 } from './helpers.js'
+import { repoFile } from './support/paths.js'
 import { waitFor } from './support/wait.js'
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/official-clients.mjs', import.meta.url))
+const FIXTURE = repoFile('test/fixtures/official-clients.mjs')
 const ALL_RULES = (['GET', 'POST', 'PUT', 'DELETE'] as const).map((method) => ({ method, path: '/*' }))
 const READ_ONLY = [{ method: 'GET' as const, path: '/sms/*' }]
 

@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { nodeCommand, ROOT } from './support/paths.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const ADMIN_TOKEN = 'dev-cert-admin-token-0123456789'
 t.setTimeout(400_000)
 
@@ -53,7 +52,7 @@ async function freePort(): Promise<number> {
 t.test('dev-cert, HTTPS, init over https and the ovh example it prints', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sms-mirror-dev-cert-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const cli = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'] as const
+  const cli = nodeCommand('src/cli/main.ts')
   const made = run(cli[0], [...cli.slice(1), 'dev-cert', join(dir, 'tls')], env({}))
   t.equal(await made.exited, 0, made.err())
   const cert = join(dir, 'tls', 'cert.pem')
@@ -65,9 +64,10 @@ t.test('dev-cert, HTTPS, init over https and the ovh example it prints', async (
   t.match(again.err(), 'already holds cert.pem or key.pem')
 
   const port = await freePort()
+  const [node, ...serverArgs] = nodeCommand('src/server.ts')
   const server = run(
-    process.execPath,
-    ['--import', 'tsx', 'src/server.ts'],
+    node,
+    serverArgs,
     env({ TLS_CERT: cert, TLS_KEY: key, PORT: String(port), DATA_DIR: join(dir, 'data'), ADMIN_TOKEN }),
   )
   const trusted = env({ NODE_EXTRA_CA_CERTS: cert })

@@ -8,10 +8,9 @@ import http from 'node:http'
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { ROOT } from './support/paths.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const DEADLINE_MS = 240_000
 t.setTimeout(600_000)
 

@@ -6,12 +6,11 @@
 import { execFile, spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import openapiTS, { astToString } from 'openapi-typescript'
 import t from 'tap'
 import { admin, buildTestApp, SERVICE } from './helpers.js'
+import { ROOT } from './support/paths.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 t.setTimeout(400_000)
 
 const PROGRAM = `import createClient from 'openapi-fetch'

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { renderOpenApi } from '../src/cli/main.js'
+import { repoFile } from './support/paths.js'
 
 type OvhProperty = {
   type: string
@@ -51,9 +52,7 @@ type OpenApiDocument = {
   components: { schemas: Record<string, Json> }
 }
 
-const ovh = JSON.parse(
-  readFileSync(new URL('./fixtures/ovh-sms-schema.json', import.meta.url), 'utf8'),
-) as OvhSchema
+const ovh = JSON.parse(readFileSync(repoFile('test/fixtures/ovh-sms-schema.json'), 'utf8')) as OvhSchema
 const served = JSON.parse(await renderOpenApi()) as OpenApiDocument
 const components = served.components.schemas
 
@@ -325,7 +324,7 @@ t.test(
 )
 
 t.test('the README lists exactly the OVH operations not served', async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const readme = readFileSync(repoFile('README.md'), 'utf8')
   const section = readme.split('#### Not served')[1]?.split(/\n#/)[0] ?? ''
   const listed = [...section.matchAll(/`((?:GET|POST|PUT|DELETE) [^`]+)`/g)].map((m) => m[1] as string)
   t.same(

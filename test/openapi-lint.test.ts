@@ -1,10 +1,8 @@
 // The committed OpenAPI document passes @redocly/cli lint (recommended rules, redocly.yaml) with no
 // error; warnings (operationId, unused components) are reported, not failed. Telemetry off.
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+import { ROOT } from './support/paths.js'
 
 t.test('redocly lint: no error', async (t) => {
   const result = spawnSync(

@@ -5,8 +5,9 @@ import { renderOpenApi } from '../src/cli/main.js'
 import { loadConfig } from '../src/config.js'
 import { openApiOptions } from '../src/http/openapi.js'
 import { buildTestApp } from './helpers.js'
+import { repoFile } from './support/paths.js'
 
-const committedPath = new URL('../openapi/openapi.json', import.meta.url)
+const committedPath = repoFile('openapi/openapi.json')
 const rendered = await renderOpenApi()
 const doc = JSON.parse(rendered) as {
   servers: { url: string }[]

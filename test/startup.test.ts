@@ -6,12 +6,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer, type Server as NetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import t from 'tap'
 import { TEST_SECRET, usingPostgres } from './helpers.js'
+import { nodeCommand, ROOT } from './support/paths.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const READY_DEADLINE_MS = 90_000
 
 type Child = {
@@ -33,10 +32,7 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir
 }
 
-function start(
-  env: Record<string, string>,
-  command = [process.execPath, '--import', 'tsx', 'src/server.ts'],
-) {
+function start(env: Record<string, string>, command: string[] = nodeCommand('src/server.ts')) {
   // SMPP on a free port: the default 2775 may be held by anything else on the machine.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...env }
   for (const key of ['DATABASE_URL', 'SECRET_KEY', 'PUBLIC_URL', 'ADMIN_TOKEN']) {
@@ -139,7 +135,7 @@ t.test('on a terminal the log is readable lines, not JSON', { skip: scriptSkip }
   const port = await freePort()
   const dir = tempDir(t)
   // script(1) runs the server on a pseudo-terminal and copies what it shows to our pipe.
-  const inner = `${process.execPath} --import tsx src/server.ts`
+  const inner = nodeCommand('src/server.ts').join(' ')
   const server = start(
     { PORT: String(port), DATA_DIR: dir, ADMIN_TOKEN: 'a-token-of-16-characters-or-more' },
     ['/usr/bin/script', '-qefc', inner, '/dev/null'],

@@ -8,13 +8,12 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page, type Request } from 'playwright-core'
 import t from 'tap'
 import { admin, buildTestApp, SERVICE } from './helpers.js'
+import { ROOT } from './support/paths.js'
 
 const CHROMIUM = '/usr/bin/chromium'
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'swagger-ui')
 t.setTimeout(300_000)
 

@@ -8,7 +8,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { createOwner } from '../../src/accounts/owners.js'
 import { createAccount } from '../../src/accounts/service.js'
@@ -19,10 +18,11 @@ import type { AppDeps } from '../../src/context.js'
 import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { DEFAULT_STOP_MENTION } from '../../src/sending/encoding.js'
 import { ADMIN_TOKEN, createKeys, createTestDatabase, SERVICE, TEST_SECRET } from '../helpers.js'
+import { repoFile } from '../support/paths.js'
 import { FakeSmsc, waitFor } from './fake-smsc.js'
 import { callbackReceiver, smppUrl } from './setup.js'
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/official-clients.mjs', import.meta.url))
+const FIXTURE = repoFile('test/fixtures/official-clients.mjs')
 
 const dir = await mkdtemp(join(tmpdir(), 'sms-mirror-carrier-e2e-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import t from 'tap'
 import { DEFAULT_STOP_MENTION, stopMentionProblem, textAsSent } from '../../src/sending/encoding.js'
 import { call, SERVICE } from '../helpers.js'
+import { nodeCommand } from '../support/paths.js'
 import { FakeSmsc } from './fake-smsc.js'
 import { carrierApp, smppUrl } from './setup.js'
 
@@ -102,7 +103,8 @@ t.test('STOP_MENTION must cost what the pricing counts', async (t) => {
   // The process stops with one line naming the variable (and never a password).
   const started = (env: Record<string, string>) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      const [node, ...args] = nodeCommand('src/server.ts')
+      const child = spawn(node, args, {
         env: { PATH: process.env.PATH ?? '', DATA_DIR: 'memory', PORT: '0', LOG_LEVEL: 'silent', ...env },
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 60_000,

@@ -46,6 +46,7 @@ import {
   signedHeaders,
   usingPostgres,
 } from '../helpers.js'
+import { repoFile } from '../support/paths.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126)
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
@@ -95,7 +96,7 @@ interface Operation {
   requestBody?: { content: Record<string, { schema: Schema }> }
   security?: Record<string, string[]>[]
 }
-const document = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as {
+const document = JSON.parse(readFileSync(repoFile('openapi/openapi.json'), 'utf8')) as {
   servers: { url: string }[]
   paths: Record<string, Record<string, Operation>>
   components: { schemas: Record<string, Schema> }

@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { nodeCommand, ROOT } from './paths.js'
 import type { Teardown } from './teardown.js'
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /**
  * Settings of the service a child must not inherit from this process's environment unless the caller
@@ -35,14 +33,15 @@ export type ServerProcess = {
 export type ServerOwner = Teardown & { track?(child: ChildProcess): void }
 
 /**
- * The real server, `node --import tsx src/server.ts`, with `env` over this process's environment; its
+ * The real server (`nodeCommand('src/server.ts')`: compiled, or through tsx), with `env` over this process's environment; its
  * output kept (never printed). SIGKILLed at the owner's teardown if still running.
  */
 export function spawnServer(owner: ServerOwner, env: Record<string, string>): ServerProcess {
   // SMPP_PORT 0 unless given: servers of parallel tests and drills must not all take 2775.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, SMPP_PORT: '0', ...env }
   for (const key of NOT_INHERITED) if (!(key in env)) delete childEnv[key]
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const [node, ...args] = nodeCommand('src/server.ts')
+  const child = spawn(node, args, {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

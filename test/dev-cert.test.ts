@@ -2,11 +2,11 @@
 // NODE_EXTRA_CA_CERTS, as dev-cert says) and the official `ovh` client example init prints, pasted as is.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { nodeCommand, ROOT } from './support/paths.js'
+import { freePort } from './support/ports.js'
 
 const ADMIN_TOKEN = 'dev-cert-admin-token-0123456789'
 t.setTimeout(400_000)
@@ -39,14 +39,6 @@ function run(file: string, args: string[], environment: NodeJS.ProcessEnv) {
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   return { child, exited, out: () => out, err: () => err }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 t.test('dev-cert, HTTPS, init over https and the ovh example it prints', async (t) => {

@@ -5,11 +5,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
-import { type AddressInfo, createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ROOT } from './support/paths.js'
+import { freePort } from './support/ports.js'
 
 const DEADLINE_MS = 240_000
 t.setTimeout(600_000)
@@ -57,14 +58,6 @@ async function run(
   })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   return { code, out, err }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function until<T>(

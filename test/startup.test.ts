@@ -10,6 +10,7 @@ import pg from 'pg'
 import t from 'tap'
 import { TEST_SECRET, usingPostgres } from './helpers.js'
 import { nodeCommand, ROOT } from './support/paths.js'
+import { freePort } from './support/ports.js'
 
 const READY_DEADLINE_MS = 90_000
 
@@ -85,13 +86,6 @@ async function listening(server: NetServer, port = 0): Promise<number> {
       resolve(typeof address === 'object' && address ? address.port : 0)
     })
   })
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  const port = await listening(server)
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function stopped(child: Child): Promise<void> {

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { type AddressInfo, createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { call } from '../helpers.js'
+import { freePort } from '../support/ports.js'
 import { SMPP_SERVICE, smppApp } from './setup.js'
 
 // Kannel 1.4.5 (bearerbox + smsbox, Debian's `kannel`) as the ESME: an `smsc = smpp` group bound to our
@@ -13,14 +14,6 @@ import { SMPP_SERVICE, smppApp } from './setup.js'
 
 const BEARERBOX = '/usr/sbin/bearerbox'
 const SMSBOX = '/usr/sbin/smsbox'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, logs: () => string) {
   const started = Date.now()

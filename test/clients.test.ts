@@ -4,11 +4,8 @@
  * client credentials. Each client runs in a child process (test/fixtures/official-clients.mjs) that
  * trusts the test's self-signed certificate through NODE_EXTRA_CA_CERTS.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createOwner } from '../src/accounts/owners.js'
 import { createAccount } from '../src/accounts/service.js'
@@ -26,38 +23,15 @@ import {
   TEST_SECRET,
 } from './helpers.js'
 import { repoFile } from './support/paths.js'
+import { devCert } from './support/tls.js'
 import { waitFor } from './support/wait.js'
 
 const FIXTURE = repoFile('test/fixtures/official-clients.mjs')
 const ALL_RULES = (['GET', 'POST', 'PUT', 'DELETE'] as const).map((method) => ({ method, path: '/*' }))
 const READ_ONLY = [{ method: 'GET' as const, path: '/sms/*' }]
 
-// A certificate for localhost and 127.0.0.1, trusted by the client processes only.
-const dir = await mkdtemp(join(tmpdir(), 'sms-mirror-clients-'))
-t.teardown(() => rm(dir, { recursive: true, force: true }))
-const certPath = join(dir, 'cert.pem')
-const keyPath = join(dir, 'key.pem')
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ],
-  { stdio: 'ignore' },
-)
+// A certificate for localhost and 127.0.0.1 (`sms-mirror dev-cert`), trusted by the client processes only.
+const { certFile: certPath, cert, key } = devCert(t)
 
 // Like buildTestApp, but over TLS, on a real port and with the real clock (the clients sign with it).
 const { database, config } = await createTestDatabase(t)
@@ -79,7 +53,7 @@ const deps: AppDeps = {
 }
 const app = await buildApp(deps, {
   logger: false,
-  https: { key: await readFile(keyPath), cert: await readFile(certPath) },
+  https: { key, cert },
 })
 t.teardown(() => app.close())
 await app.listen({ port: 0, host: '127.0.0.1' })

@@ -3,11 +3,8 @@
  * process) sends → the fake SMSC receives submit_sm with the right source, destination and text →
  * the SMSC sends a receipt → the user's callBack URL (a real HTTP receiver) is called with ptt 4.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { createOwner } from '../../src/accounts/owners.js'
 import { createAccount } from '../../src/accounts/service.js'
@@ -19,32 +16,14 @@ import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { DEFAULT_STOP_MENTION } from '../../src/sending/encoding.js'
 import { ADMIN_TOKEN, createKeys, createTestDatabase, SERVICE, TEST_SECRET } from '../helpers.js'
 import { repoFile } from '../support/paths.js'
+import { devCert } from '../support/tls.js'
 import { FakeSmsc, waitFor } from './fake-smsc.js'
 import { callbackReceiver, smppUrl } from './setup.js'
 
 const FIXTURE = repoFile('test/fixtures/official-clients.mjs')
 
-const dir = await mkdtemp(join(tmpdir(), 'sms-mirror-carrier-e2e-'))
-t.teardown(() => rm(dir, { recursive: true, force: true }))
-const certPath = join(dir, 'cert.pem')
-const keyPath = join(dir, 'key.pem')
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '2',
-  ].concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
-  { stdio: 'ignore' },
-)
+// A certificate for localhost and 127.0.0.1 (`sms-mirror dev-cert`), trusted by the client processes only.
+const { certFile: certPath, cert, key } = devCert(t)
 
 t.test('ovh client → submit_sm at the SMSC → receipt → callBack with ptt 4', async (t) => {
   const smsc = await FakeSmsc.start()
@@ -72,7 +51,7 @@ t.test('ovh client → submit_sm at the SMSC → receipt → callBack with ptt 4
   // Workers on: the sending worker and the callback dispatcher run as in production.
   const app = await buildApp(deps, {
     logger: false,
-    https: { key: await readFile(keyPath), cert: await readFile(certPath) },
+    https: { key, cert },
   })
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../test/support/ports.js'
-import { freshDatabaseOn, startCluster, type ThrowawayDatabase } from '../../test/support/postgres.js'
 import { callbackReceiver } from '../../test/support/receiver.js'
 import {
   errorDigest,
@@ -26,7 +25,7 @@ import {
 import { endChecks, settle, snapshot } from './checks.js'
 import { Drill, DrillFailure, sleep } from './harness.js'
 import { Load } from './load.js'
-import { createKeys, openDb, seed, serverEnv } from './setup.js'
+import { createKeys, drillDatabase, openDb, seed, serverEnv } from './setup.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const LOAD_BEFORE_KILL_MS = 3000
@@ -57,18 +56,7 @@ async function startSmsc(port: number, stateFile: string): Promise<ChildProcess>
 }
 
 await drill.run(async () => {
-  const given = process.env.DATABASE_URL
-  let url: string
-  let label: string
-  if (given) {
-    url = await freshDatabaseOn(drill, given, 'drill')
-    label = 'a fresh database on DATABASE_URL'
-  } else {
-    const cluster: ThrowawayDatabase = await startCluster()
-    drill.onCleanup(() => cluster.stop())
-    url = cluster.url
-    label = cluster.label
-  }
+  const { url, label } = await drillDatabase(drill)
   drill.log(`PostgreSQL: ${label}`)
   const handle = await openDb(url)
   drill.onCleanup(() => handle.close())

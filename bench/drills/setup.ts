@@ -2,7 +2,9 @@ import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { createDb, type DbHandle } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { seedAccount } from '../../test/support/account.js'
+import { freshDatabaseOn, startCluster } from '../../test/support/postgres.js'
 import { ALL_RULES, type Keys } from '../../test/support/signing.js'
+import type { Drill } from './harness.js'
 
 /** What every drill seeds and runs the server with: the account, its user and sender, the settings. */
 
@@ -18,6 +20,19 @@ export const QUOTA = 20_000
 export const MESSAGE = 'sms-mirror fault drill'
 /** The simulator's default rule: ptt 3 (dlr 8) at hand-over, then ptt 4 (dlr 1, delivered). */
 export const EXPECTED_PTTS = [3, 4]
+
+/**
+ * The drill's PostgreSQL: a fresh database on DATABASE_URL when it is set, else a throwaway cluster
+ * of its own (stopped at the drill's cleanup). `label` says which, for the drill's log.
+ */
+export async function drillDatabase(drill: Drill): Promise<{ url: string; label: string }> {
+  const given = process.env.DATABASE_URL
+  if (given)
+    return { url: await freshDatabaseOn(drill, given, 'drill'), label: 'a fresh database on DATABASE_URL' }
+  const cluster = await startCluster()
+  drill.onCleanup(() => cluster.stop())
+  return { url: cluster.url, label: cluster.label }
+}
 
 /** The drill's own pool on the database (not the server's): seed, watch, check. */
 export async function openDb(url: string): Promise<DbHandle> {

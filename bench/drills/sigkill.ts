@@ -9,7 +9,6 @@
  */
 
 import { freePort } from '../../test/support/ports.js'
-import { freshDatabaseOn, startCluster, type ThrowawayDatabase } from '../../test/support/postgres.js'
 import { callbackReceiver } from '../../test/support/receiver.js'
 import {
   errorDigest,
@@ -21,7 +20,7 @@ import {
 import { endChecks, settle, snapshot } from './checks.js'
 import { Drill, DrillFailure, sleep } from './harness.js'
 import { Load } from './load.js'
-import { createKeys, openDb, seed, serverEnv } from './setup.js'
+import { createKeys, drillDatabase, openDb, seed, serverEnv } from './setup.js'
 
 const LOAD_BEFORE_KILL_MS = 3000
 const LOAD_AFTER_RESTART_MS = 3000
@@ -29,18 +28,7 @@ const SETTLE_DEADLINE_MS = 60_000
 
 const drill = new Drill('sigkill', 85_000)
 await drill.run(async () => {
-  const given = process.env.DATABASE_URL
-  let url: string
-  let label: string
-  if (given) {
-    url = await freshDatabaseOn(drill, given, 'drill')
-    label = 'a fresh database on DATABASE_URL'
-  } else {
-    const cluster: ThrowawayDatabase = await startCluster()
-    drill.onCleanup(() => cluster.stop())
-    url = cluster.url
-    label = cluster.label
-  }
+  const { url, label } = await drillDatabase(drill)
   drill.log(`PostgreSQL: ${label}`)
   const handle = await openDb(url)
   drill.onCleanup(() => handle.close())

@@ -14,10 +14,9 @@ import { migrateToLatest } from '../../src/db/migrate.js'
 import { connectSmpp, type SmppSession, STATUS } from '../../src/smpp/session.js'
 import { encodeText } from '../../src/smpp/short-message.js'
 import { freePort } from '../../test/support/ports.js'
-import { freshDatabaseOn, startCluster } from '../../test/support/postgres.js'
 import { type ServerProcess, spawnServer, waitHealthy } from '../../test/support/server-process.js'
 import { Drill, DrillFailure, sleep } from './harness.js'
-import { openDb, SECRET_KEY, serverEnv } from './setup.js'
+import { drillDatabase, openDb, SECRET_KEY, serverEnv } from './setup.js'
 
 const SERVICE = 'smpp-drill-1'
 const CREDITS = 100_000
@@ -25,14 +24,7 @@ const LOAD_MS = 3000
 
 const drill = new Drill('smpp', 120_000)
 await drill.run(async () => {
-  const given = process.env.DATABASE_URL
-  let url: string
-  if (given) url = await freshDatabaseOn(drill, given)
-  else {
-    const cluster = await startCluster()
-    drill.onCleanup(() => cluster.stop())
-    url = cluster.url
-  }
+  const { url } = await drillDatabase(drill)
   const handle = await openDb(url)
   drill.onCleanup(() => handle.close())
   const { db } = handle

@@ -25,7 +25,7 @@ import { migrateToLatest } from '../src/db/migrate.js'
 import { CallbackDispatcher } from '../src/dlr/dispatcher.js'
 import { createCallbackAgent } from '../src/dlr/ssrf.js'
 import { createUser } from '../src/users/service.js'
-import { startDatabase } from '../test/support/postgres.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import {
   benchApp,
   machine,
@@ -161,6 +161,7 @@ async function main() {
   process.stderr.write('… warm-up\n')
   await plainLoop(1000)
   await drain(1000)
+  await pgStatsReset(database.url)
   const rounds: { plainMs: number; dispatcherMs: number }[] = []
   for (let r = 1; r <= ROUNDS; r++) {
     process.stderr.write(`… round ${r}/${ROUNDS}: plain undici, then dispatcher (${DELIVERIES} GETs each)\n`)
@@ -170,6 +171,12 @@ async function main() {
   }
   process.stderr.write('… dispatcher with batch 500 (for comparison)\n')
   const batch500Ms = await drain(DELIVERIES, 500)
+  if (process.env.BENCH_PG_STATS === '1') {
+    console.log(
+      `\nPostgreSQL, part 1 (${ROUNDS + 1} × ${DELIVERIES} callbacks, the inserts and counts of the bench included):`,
+    )
+    await pgStatsReport(database.url)
+  }
   const received = await receiver.ask<{ count: number }>('count')
   await plainAgent.close()
   await callbackAgent.close()
@@ -208,6 +215,7 @@ async function main() {
     .where('id', '=', account.id)
     .execute()
   await sleep(500)
+  await pgStatsReset(database.url)
   process.stderr.write(`… latency: ${total} status changes at ${RATE}/s with the full app running\n`)
   const generated = await new Promise<GeneratorResult>((resolve, reject) => {
     let result: GeneratorResult | undefined
@@ -230,6 +238,10 @@ async function main() {
     generator.send(task)
   })
   await app.close()
+  if (process.env.BENCH_PG_STATS === '1') {
+    console.log(`\nPostgreSQL, part 2 (${total} status changes and their callbacks):`)
+    await pgStatsReport(database.url)
+  }
   const loadAfter = loadavg()[0] as number
 
   const { failures, maxLagMs, generationS, largestBatch } = generated

@@ -162,12 +162,19 @@ async function main() {
   await plainLoop(1000)
   await drain(1000)
   await pgStatsReset(database.url)
-  const rounds: { plainMs: number; dispatcherMs: number }[] = []
+  const rounds: { plainMs: number; dispatcherMs: number; plainCpuUs: number; dispatcherCpuUs: number }[] = []
+  // This process's CPU (user + system) per callback: less noisy than rates on a shared machine.
+  const cpuPerCallback = async (run: () => Promise<number>): Promise<[number, number]> => {
+    const before = process.cpuUsage()
+    const ms = await run()
+    const used = process.cpuUsage(before)
+    return [ms, (used.user + used.system) / DELIVERIES]
+  }
   for (let r = 1; r <= ROUNDS; r++) {
     process.stderr.write(`… round ${r}/${ROUNDS}: plain undici, then dispatcher (${DELIVERIES} GETs each)\n`)
-    const plainMs = await plainLoop(DELIVERIES)
-    const dispatcherMs = await drain(DELIVERIES)
-    rounds.push({ plainMs, dispatcherMs })
+    const [plainMs, plainCpuUs] = await cpuPerCallback(() => plainLoop(DELIVERIES))
+    const [dispatcherMs, dispatcherCpuUs] = await cpuPerCallback(() => drain(DELIVERIES))
+    rounds.push({ plainMs, dispatcherMs, plainCpuUs, dispatcherCpuUs })
   }
   process.stderr.write('… dispatcher with batch 500 (for comparison)\n')
   const batch500Ms = await drain(DELIVERIES, 500)
@@ -263,12 +270,13 @@ async function main() {
     `1. ${DELIVERIES} callbacks, concurrency ${CONCURRENCY}, keep-alive receiver; ${ROUNDS} interleaved rounds`,
   )
   printTable(
-    ['round', 'plain undici /s', 'dispatcher /s', 'dispatcher / plain'],
+    ['round', 'plain undici /s', 'dispatcher /s', 'dispatcher / plain', 'CPU µs/callback plain, dispatcher'],
     rounds.map((r, i) => [
       i + 1,
       Math.round(perSecond(r.plainMs)),
       Math.round(perSecond(r.dispatcherMs)),
       round(r.plainMs / r.dispatcherMs, 3),
+      `${Math.round(r.plainCpuUs)}, ${Math.round(r.dispatcherCpuUs)}`,
     ]),
   )
   console.log(
@@ -297,6 +305,8 @@ async function main() {
       rounds: rounds.map((r) => ({
         plainPerS: round(perSecond(r.plainMs), 1),
         dispatcherPerS: round(perSecond(r.dispatcherMs), 1),
+        plainCpuUsPerCallback: Math.round(r.plainCpuUs),
+        dispatcherCpuUsPerCallback: Math.round(r.dispatcherCpuUs),
       })),
       plainPerS: round(plainRate, 1),
       dispatcherPerS: round(dispatcherRate, 1),

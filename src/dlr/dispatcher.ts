@@ -1,11 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'kysely'
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { PollingWorker } from '../background/polling-worker.js'
 import type { Clock } from '../clock.js'
 import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
 import { classifyResponse, nextAttemptDelay, retryAfterMs } from './backoff.js'
+import { type Call, callOnce } from './call.js'
 import { signatureHeaders } from './signature.js'
 
 export type DispatcherOptions = {
@@ -52,7 +53,7 @@ type Result = {
  */
 export class CallbackDispatcher extends PollingWorker {
   /** Calls in flight and when each must end (see abortAfter). */
-  private readonly deadlines = new Map<AbortController, number>()
+  private readonly deadlines = new Map<Call, number>()
   private sweeper: NodeJS.Timeout | null = null
 
   private readonly db: Db
@@ -112,7 +113,7 @@ export class CallbackDispatcher extends PollingWorker {
       // A full batch: the next claim starts with the last round of this one, so that no slot waits.
       const prefetchAt =
         claimed.length === batch && batches + 1 < MAX_BATCHES_PER_RUN && !this.stopRequested
-          ? Math.max(0, claimed.length - this.options.concurrency)
+          ? Math.max(0, claimed.length - 2 * this.options.concurrency)
           : -1
       for (const [index, delivery] of claimed.entries()) {
         if (index === prefetchAt) {
@@ -192,41 +193,22 @@ export class CallbackDispatcher extends PollingWorker {
 
   private async deliver(delivery: Claimed): Promise<Result> {
     const started = performance.now()
-    const now = () => this.clock.now()
     let result: Result
-    const deadline = this.abortAfter(this.options.timeoutMs)
     try {
-      const response = await request(delivery.url, {
-        method: 'GET',
-        dispatcher: this.agent,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        signal: deadline.signal,
-        headers: this.headers(delivery),
-      })
-      await response.body.dump({ limit: 64 * 1024 }).catch(() => {})
-      const kind = classifyResponse(response.statusCode)
+      const call = callOnce(this.agent, new URL(delivery.url), this.headers(delivery), this.options.timeoutMs)
+      const deadline = this.abortAfter(this.options.timeoutMs, call)
+      const answer = await call.answer.finally(() => this.deadlines.delete(deadline))
+      const status = answer.statusCode
+      const kind = classifyResponse(status)
       if (kind === 'success') {
-        result = {
-          id: delivery.id,
-          outcome: 'success',
-          status: response.statusCode,
-          error: null,
-          retryAt: null,
-        }
+        result = { id: delivery.id, outcome: 'success', status, error: null, retryAt: null }
       } else if (kind === 'gone') {
         result = { id: delivery.id, outcome: 'gone', status: 410, error: 'answered 410 Gone', retryAt: null }
       } else if (kind === 'permanent') {
-        result = {
-          id: delivery.id,
-          outcome: 'failed',
-          status: response.statusCode,
-          error: `answered ${response.statusCode}`,
-          retryAt: null,
-        }
+        result = { id: delivery.id, outcome: 'failed', status, error: `answered ${status}`, retryAt: null }
       } else {
-        const hinted = retryAfterMs(response.headers['retry-after'], now())
-        result = this.retry(delivery, response.statusCode, `answered ${response.statusCode}`, hinted)
+        const hinted = retryAfterMs(answer.retryAfter, this.clock.now())
+        result = this.retry(delivery, status, `answered ${status}`, hinted)
       }
     } catch (error) {
       const code = (error as { code?: string }).code
@@ -238,18 +220,16 @@ export class CallbackDispatcher extends PollingWorker {
         result = this.retry(delivery, null, `${code ?? 'error'}: ${message}`.slice(0, 500), null)
       }
     }
-    this.deadlines.delete(deadline)
     this.onOutcome(result.outcome, (performance.now() - started) / 1000)
     return result
   }
 
   /**
-   * An AbortController aborted `ms` from now (a TimeoutError, like AbortSignal.timeout): one sweep
-   * timer for all the calls in flight, instead of a timer per call.
+   * Aborts `call` `ms` from now (a TimeoutError, like AbortSignal.timeout): one sweep timer for all
+   * the calls in flight, instead of a timer per call. Returns the key to delete once it has ended.
    */
-  private abortAfter(ms: number): AbortController {
-    const controller = new AbortController()
-    this.deadlines.set(controller, performance.now() + ms)
+  private abortAfter(ms: number, call: Call): Call {
+    this.deadlines.set(call, performance.now() + ms)
     if (!this.sweeper) {
       this.sweeper = setInterval(
         () => {
@@ -268,7 +248,7 @@ export class CallbackDispatcher extends PollingWorker {
       )
       this.sweeper.unref?.()
     }
-    return controller
+    return call
   }
 
   /** The same webhook-id on every attempt, so receivers can drop duplicates. */

@@ -113,7 +113,7 @@ export class CallbackDispatcher extends PollingWorker {
       // A full batch: the next claim starts with the last round of this one, so that no slot waits.
       const prefetchAt =
         claimed.length === batch && batches + 1 < MAX_BATCHES_PER_RUN && !this.stopRequested
-          ? Math.max(0, claimed.length - 2 * this.options.concurrency)
+          ? Math.max(0, claimed.length - this.options.concurrency)
           : -1
       for (const [index, delivery] of claimed.entries()) {
         if (index === prefetchAt) {

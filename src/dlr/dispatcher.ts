@@ -288,10 +288,14 @@ export class CallbackDispatcher extends PollingWorker {
           : outcome === 'retry'
             ? 'pending'
             : 'failed'
-    const rows = results.map(
-      (r) =>
-        sql`(${r.id}::int8, ${attempts.get(r.id) ?? 0}::int4, ${statusOf(r.outcome)}::text, ${r.status}::int4, ${r.error}::text, ${r.retryAt}::timestamptz)`,
-    )
+    // One array per column: six parameters and one statement text for any batch size, instead of
+    // six parameters per row (a statement of its own for each size to parse and plan).
+    const ids = results.map((r) => r.id)
+    const tries = results.map((r) => attempts.get(r.id) ?? 0)
+    const statuses = results.map((r) => statusOf(r.outcome))
+    const answered = results.map((r) => r.status)
+    const errors = results.map((r) => r.error)
+    const retryAts = results.map((r) => r.retryAt?.toISOString() ?? null)
     await sql`
       update callback_deliveries as d
          set status = v.status,
@@ -299,7 +303,8 @@ export class CallbackDispatcher extends PollingWorker {
              last_error = v.last_error,
              next_attempt_at = coalesce(v.retry_at, d.next_attempt_at),
              delivered_at = case when v.status = 'delivered' then ${now}::timestamptz else d.delivered_at end
-        from (values ${sql.join(rows)}) as v(id, attempt, status, last_status, last_error, retry_at)
+        from unnest(${ids}::int8[], ${tries}::int4[], ${statuses}::text[], ${answered}::int4[], ${errors}::text[],
+                    ${retryAts}::timestamptz[]) as v(id, attempt, status, last_status, last_error, retry_at)
        -- only while this process still holds the claim (no other replica re-claimed it since)
        where d.id = v.id and d.attempts = v.attempt and d.status = 'pending'`.execute(this.db)
   }

@@ -89,7 +89,8 @@ export class CallbackDispatcher extends PollingWorker {
    * Claims and delivers due deliveries; returns how many were attempted. Tests call it. A pipeline:
    * `concurrency` calls stay in flight; the next batch is claimed while the last round of calls of
    * the current one starts, and each batch's outcomes are recorded when its last call has ended,
-   * while the next batch's calls go on. A run ends when a claim finds less than a full batch, or after
+   * while the next batch's calls go on. After less than a full batch, the next claim waits for its
+   * calls to end (not for their record). A run ends when a claim finds nothing, or after
    * MAX_BATCHES_PER_RUN batches (the background loop then runs again at once).
    */
   async runOnce(): Promise<number> {
@@ -143,7 +144,16 @@ export class CallbackDispatcher extends PollingWorker {
       const attempts = new Map(claimed.map((c) => [c.id, c.attempts]))
       records.push(finished.then(() => this.record(results, attempts)))
       // Stopping: the batch already claimed is still delivered, none is claimed after it.
-      if (claimed.length < batch || (this.stopRequested && !prefetched)) break
+      if (this.stopRequested && !prefetched) break
+      if (claimed.length < batch) {
+        // Less than a full batch: the queue was drained. What was committed while these calls ran
+        // is claimed as soon as they end, while their outcomes are recorded (not after: the record's
+        // round trip and a new run are off the path from a status change to its callback). Nothing
+        // is claimed while they run, so no claim waits behind calls (the lease holds). A run ends
+        // when a claim finds nothing.
+        await finished
+        if (this.stopRequested) break
+      }
     }
     const recorded = await Promise.allSettled(records)
     const failed = recorded.find((r) => r.status === 'rejected')

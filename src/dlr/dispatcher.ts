@@ -55,6 +55,8 @@ export class CallbackDispatcher extends PollingWorker {
   /** Calls in flight and when each must end (see abortAfter). */
   private readonly deadlines = new Map<Call, number>()
   private sweeper: NodeJS.Timeout | null = null
+  /** A NOTIFY (new deliveries committed) came since the last claim began. */
+  private heard = false
 
   private readonly db: Db
   private readonly agent: Dispatcher
@@ -90,7 +92,8 @@ export class CallbackDispatcher extends PollingWorker {
    * `concurrency` calls stay in flight; the next batch is claimed while the last round of calls of
    * the current one starts, and each batch's outcomes are recorded when its last call has ended,
    * while the next batch's calls go on. After less than a full batch, the next claim waits for its
-   * calls to end (not for their record). A run ends when a claim finds nothing, or after
+   * calls to end (not for their record) when a NOTIFY came meanwhile; a run ends when a claim finds
+   * less than a full batch and nothing was heard, or nothing at all, or after
    * MAX_BATCHES_PER_RUN batches (the background loop then runs again at once).
    */
   async runOnce(): Promise<number> {
@@ -149,10 +152,11 @@ export class CallbackDispatcher extends PollingWorker {
         // Less than a full batch: the queue was drained. What was committed while these calls ran
         // is claimed as soon as they end, while their outcomes are recorded (not after: the record's
         // round trip and a new run are off the path from a status change to its callback). Nothing
-        // is claimed while they run, so no claim waits behind calls (the lease holds). A run ends
-        // when a claim finds nothing.
+        // is claimed while they run, so no claim waits behind calls (the lease holds). Only when a
+        // NOTIFY was heard since the last claim began (no claim that would find nothing); else the
+        // run ends as before.
         await finished
-        if (this.stopRequested) break
+        if (this.stopRequested || !this.heard) break
       }
     }
     const recorded = await Promise.allSettled(records)
@@ -161,7 +165,14 @@ export class CallbackDispatcher extends PollingWorker {
     return attempted
   }
 
+  /** New deliveries were committed (NOTIFY): noted for a run in progress, which claims again. */
+  override nudge(): void {
+    this.heard = true
+    super.nudge()
+  }
+
   private async claim(): Promise<Claimed[]> {
+    this.heard = false
     const now = this.clock.now()
     // The lease must outlast the whole batch (calls run `concurrency` at a time, each bounded by
     // the timeout), or another replica would claim rows still being called here.

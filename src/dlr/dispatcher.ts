@@ -46,8 +46,8 @@ type Result = {
 
 /**
  * Calls callback URLs from the callback_deliveries outbox, in every replica: claims due rows with
- * FOR UPDATE SKIP LOCKED (a lease moves next_attempt_at forward, so a crashed replica's claims come
- * back), calls them with undici outside any transaction, drains every body, and records all outcomes
+ * FOR UPDATE SKIP LOCKED and a lease (leased_until, which no index holds: a claim is a HOT update;
+ * a crashed replica's claims come back when it ends), calls them with undici outside any transaction, drains every body, and records all outcomes
  * of a batch in one short transaction. The reports of one SMS go out in order: a row waits while an
  * earlier pending row of the same SMS exists.
  */
@@ -79,6 +79,7 @@ export class CallbackDispatcher extends PollingWorker {
       .select([sql<number>`count(*)::int8`.as('due'), sql<Date | null>`min(next_attempt_at)`.as('oldest')])
       .where('status', '=', 'pending')
       .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<=', now)]))
       .executeTakeFirstOrThrow()
     const oldest = row.oldest ? new Date(row.oldest) : null
     return {
@@ -187,6 +188,7 @@ export class CallbackDispatcher extends PollingWorker {
       .select('d.id')
       .where('d.status', '=', 'pending')
       .where('d.next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('d.leased_until', 'is', null), eb('d.leased_until', '<=', now)]))
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -205,7 +207,7 @@ export class CallbackDispatcher extends PollingWorker {
       .skipLocked()
     const rows = await this.db
       .updateTable('callback_deliveries')
-      .set({ next_attempt_at: lease, attempts: sql`attempts + 1` })
+      .set({ leased_until: lease, attempts: sql`attempts + 1` })
       .where('id', 'in', due)
       .returning(['id', 'url', 'attempts', 'signing_secret_enc'])
       .execute()
@@ -323,6 +325,7 @@ export class CallbackDispatcher extends PollingWorker {
              last_status = v.last_status,
              last_error = v.last_error,
              next_attempt_at = coalesce(v.retry_at, d.next_attempt_at),
+             leased_until = null,
              delivered_at = case when v.status = 'delivered' then ${now}::timestamptz else d.delivered_at end
         from unnest(${ids}::int8[], ${tries}::int4[], ${statuses}::text[], ${answered}::int4[], ${errors}::text[],
                     ${retryAts}::timestamptz[]) as v(id, attempt, status, last_status, last_error, retry_at)

@@ -12,8 +12,9 @@ const BODY_LIMIT = 64 * 1024
  * One GET through undici's dispatch API, with a handler of our own instead of `request()`: no
  * AbortController, AbortSignal, event listener or body stream per call (a third of the dispatcher's
  * own CPU per call in bench:dlr's profile went to the signal alone). The body is read and dropped,
- * as `body.dump()` did: past 64 KiB the connection is dropped and the status still counts. The
- * total bound is the caller's (see CallbackDispatcher.abortAfter), through `abort`.
+ * as `body.dump()` did: past 64 KiB the connection is dropped and the status still counts, as it
+ * does when the body fails or times out. The total bound is the caller's (see
+ * CallbackDispatcher.abortAfter), through `abort`.
  */
 export function callOnce(
   agent: Dispatcher,
@@ -60,7 +61,8 @@ export function callOnce(
       settle({ statusCode, retryAfter })
     },
     onError(error) {
-      if (truncated && statusCode > 0) settle({ statusCode, retryAfter })
+      // Once the status is in, it counts whatever happens to the body (as dump()'s errors did not).
+      if (statusCode > 0) settle({ statusCode, retryAfter })
       else fail(error)
     },
   }

@@ -47,8 +47,8 @@ type Result = {
 /**
  * Calls callback URLs from the callback_deliveries outbox, in every replica: claims due rows with
  * FOR UPDATE SKIP LOCKED and a lease (leased_until, which no index holds: a claim is a HOT update;
- * a crashed replica's claims come back when it ends), calls them with undici outside any transaction, drains every body, and records all outcomes
- * of a batch in one short transaction. The reports of one SMS go out in order: a row waits while an
+ * a crashed replica's claims come back when it ends), calls them with undici outside any
+ * transaction, drains every body, and records all outcomes of a batch in one short transaction. The reports of one SMS go out in order: a row waits while an
  * earlier pending row of the same SMS exists.
  */
 export class CallbackDispatcher extends PollingWorker {

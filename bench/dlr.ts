@@ -25,7 +25,7 @@ import { migrateToLatest } from '../src/db/migrate.js'
 import { CallbackDispatcher } from '../src/dlr/dispatcher.js'
 import { createCallbackAgent } from '../src/dlr/ssrf.js'
 import { createUser } from '../src/users/service.js'
-import { startDatabase } from '../test/support/postgres.js'
+import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
 import {
   benchApp,
   machine,
@@ -161,15 +161,29 @@ async function main() {
   process.stderr.write('… warm-up\n')
   await plainLoop(1000)
   await drain(1000)
-  const rounds: { plainMs: number; dispatcherMs: number }[] = []
+  await pgStatsReset(database.url)
+  const rounds: { plainMs: number; dispatcherMs: number; plainCpuUs: number; dispatcherCpuUs: number }[] = []
+  // This process's CPU (user + system) per callback: less noisy than rates on a shared machine.
+  const cpuPerCallback = async (run: () => Promise<number>): Promise<[number, number]> => {
+    const before = process.cpuUsage()
+    const ms = await run()
+    const used = process.cpuUsage(before)
+    return [ms, (used.user + used.system) / DELIVERIES]
+  }
   for (let r = 1; r <= ROUNDS; r++) {
     process.stderr.write(`… round ${r}/${ROUNDS}: plain undici, then dispatcher (${DELIVERIES} GETs each)\n`)
-    const plainMs = await plainLoop(DELIVERIES)
-    const dispatcherMs = await drain(DELIVERIES)
-    rounds.push({ plainMs, dispatcherMs })
+    const [plainMs, plainCpuUs] = await cpuPerCallback(() => plainLoop(DELIVERIES))
+    const [dispatcherMs, dispatcherCpuUs] = await cpuPerCallback(() => drain(DELIVERIES))
+    rounds.push({ plainMs, dispatcherMs, plainCpuUs, dispatcherCpuUs })
   }
   process.stderr.write('… dispatcher with batch 500 (for comparison)\n')
   const batch500Ms = await drain(DELIVERIES, 500)
+  if (process.env.BENCH_PG_STATS === '1') {
+    console.log(
+      `\nPostgreSQL, part 1 (${ROUNDS + 1} × ${DELIVERIES} callbacks, the inserts and counts of the bench included):`,
+    )
+    await pgStatsReport(database.url)
+  }
   const received = await receiver.ask<{ count: number }>('count')
   await plainAgent.close()
   await callbackAgent.close()
@@ -208,6 +222,7 @@ async function main() {
     .where('id', '=', account.id)
     .execute()
   await sleep(500)
+  await pgStatsReset(database.url)
   process.stderr.write(`… latency: ${total} status changes at ${RATE}/s with the full app running\n`)
   const generated = await new Promise<GeneratorResult>((resolve, reject) => {
     let result: GeneratorResult | undefined
@@ -230,6 +245,10 @@ async function main() {
     generator.send(task)
   })
   await app.close()
+  if (process.env.BENCH_PG_STATS === '1') {
+    console.log(`\nPostgreSQL, part 2 (${total} status changes and their callbacks):`)
+    await pgStatsReport(database.url)
+  }
   const loadAfter = loadavg()[0] as number
 
   const { failures, maxLagMs, generationS, largestBatch } = generated
@@ -251,12 +270,13 @@ async function main() {
     `1. ${DELIVERIES} callbacks, concurrency ${CONCURRENCY}, keep-alive receiver; ${ROUNDS} interleaved rounds`,
   )
   printTable(
-    ['round', 'plain undici /s', 'dispatcher /s', 'dispatcher / plain'],
+    ['round', 'plain undici /s', 'dispatcher /s', 'dispatcher / plain', 'CPU µs/callback plain, dispatcher'],
     rounds.map((r, i) => [
       i + 1,
       Math.round(perSecond(r.plainMs)),
       Math.round(perSecond(r.dispatcherMs)),
       round(r.plainMs / r.dispatcherMs, 3),
+      `${Math.round(r.plainCpuUs)}, ${Math.round(r.dispatcherCpuUs)}`,
     ]),
   )
   console.log(
@@ -285,6 +305,8 @@ async function main() {
       rounds: rounds.map((r) => ({
         plainPerS: round(perSecond(r.plainMs), 1),
         dispatcherPerS: round(perSecond(r.dispatcherMs), 1),
+        plainCpuUsPerCallback: Math.round(r.plainCpuUs),
+        dispatcherCpuUsPerCallback: Math.round(r.dispatcherCpuUs),
       })),
       plainPerS: round(plainRate, 1),
       dispatcherPerS: round(dispatcherRate, 1),

@@ -152,6 +152,8 @@ export interface CallbackDeliveriesTable {
   status: Generated<DeliveryStatus>
   attempts: Generated<number>
   next_attempt_at: Date
+  /** While a dispatcher holds the row (claimed, its call not recorded yet): until when. */
+  leased_until: ColumnType<Date | null, Date | null | undefined, Date | null>
   last_status: number | null
   last_error: string | null
   created_at: Date

@@ -67,7 +67,10 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         url: r.url,
         status: r.status,
         attempts: r.attempts,
-        nextAttemptAt: r.status === 'pending' ? r.next_attempt_at.toISOString() : null,
+        nextAttemptAt:
+          r.status === 'pending'
+            ? new Date(Math.max(r.next_attempt_at.getTime(), r.leased_until?.getTime() ?? 0)).toISOString()
+            : null,
         lastStatus: r.last_status,
         lastError: r.last_error,
         createdAt: r.created_at.toISOString(),
@@ -92,7 +95,13 @@ export const callbackAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const updated = await db
         .updateTable('callback_deliveries')
-        .set({ status: 'pending', attempts: 0, next_attempt_at: app.clock.now(), last_error: null })
+        .set({
+          status: 'pending',
+          attempts: 0,
+          next_attempt_at: app.clock.now(),
+          leased_until: null,
+          last_error: null,
+        })
         .where('id', '=', request.params.id)
         .returning(['id', 'status'])
         .executeTakeFirst()

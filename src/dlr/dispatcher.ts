@@ -1,11 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'kysely'
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { PollingWorker } from '../background/polling-worker.js'
 import type { Clock } from '../clock.js'
 import type { Db } from '../db/index.js'
 import type { DeliveryStatus } from '../db/schema.js'
 import { classifyResponse, nextAttemptDelay, retryAfterMs } from './backoff.js'
+import { type Call, callOnce } from './call.js'
 import { signatureHeaders } from './signature.js'
 
 export type DispatcherOptions = {
@@ -45,15 +46,17 @@ type Result = {
 
 /**
  * Calls callback URLs from the callback_deliveries outbox, in every replica: claims due rows with
- * FOR UPDATE SKIP LOCKED (a lease moves next_attempt_at forward, so a crashed replica's claims come
- * back), calls them with undici outside any transaction, drains every body, and records all outcomes
- * of a batch in one short transaction. The reports of one SMS go out in order: a row waits while an
+ * FOR UPDATE SKIP LOCKED and a lease (leased_until, which no index holds: a claim is a HOT update;
+ * a crashed replica's claims come back when it ends), calls them with undici outside any
+ * transaction, drains every body, and records all outcomes of a batch in one short transaction. The reports of one SMS go out in order: a row waits while an
  * earlier pending row of the same SMS exists.
  */
 export class CallbackDispatcher extends PollingWorker {
   /** Calls in flight and when each must end (see abortAfter). */
-  private readonly deadlines = new Map<AbortController, number>()
+  private readonly deadlines = new Map<Call, number>()
   private sweeper: NodeJS.Timeout | null = null
+  /** A NOTIFY (new deliveries committed) came since the last claim began. */
+  private heard = false
 
   private readonly db: Db
   private readonly agent: Dispatcher
@@ -76,6 +79,7 @@ export class CallbackDispatcher extends PollingWorker {
       .select([sql<number>`count(*)::int8`.as('due'), sql<Date | null>`min(next_attempt_at)`.as('oldest')])
       .where('status', '=', 'pending')
       .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<=', now)]))
       .executeTakeFirstOrThrow()
     const oldest = row.oldest ? new Date(row.oldest) : null
     return {
@@ -88,7 +92,9 @@ export class CallbackDispatcher extends PollingWorker {
    * Claims and delivers due deliveries; returns how many were attempted. Tests call it. A pipeline:
    * `concurrency` calls stay in flight; the next batch is claimed while the last round of calls of
    * the current one starts, and each batch's outcomes are recorded when its last call has ended,
-   * while the next batch's calls go on. A run ends when a claim finds less than a full batch, or after
+   * while the next batch's calls go on. After less than a full batch, the next claim waits for its
+   * calls to end (not for their record) when a NOTIFY came meanwhile; a run ends when a claim finds
+   * less than a full batch and nothing was heard, or nothing at all, or after
    * MAX_BATCHES_PER_RUN batches (the background loop then runs again at once).
    */
   async runOnce(): Promise<number> {
@@ -142,7 +148,17 @@ export class CallbackDispatcher extends PollingWorker {
       const attempts = new Map(claimed.map((c) => [c.id, c.attempts]))
       records.push(finished.then(() => this.record(results, attempts)))
       // Stopping: the batch already claimed is still delivered, none is claimed after it.
-      if (claimed.length < batch || (this.stopRequested && !prefetched)) break
+      if (this.stopRequested && !prefetched) break
+      if (claimed.length < batch) {
+        // Less than a full batch: the queue was drained. What was committed while these calls ran
+        // is claimed as soon as they end, while their outcomes are recorded (not after: the record's
+        // round trip and a new run are off the path from a status change to its callback). Nothing
+        // is claimed while they run, so no claim waits behind calls (the lease holds). Only when a
+        // NOTIFY was heard since the last claim began (no claim that would find nothing); else the
+        // run ends as before.
+        await finished
+        if (this.stopRequested || !this.heard) break
+      }
     }
     const recorded = await Promise.allSettled(records)
     const failed = recorded.find((r) => r.status === 'rejected')
@@ -150,7 +166,14 @@ export class CallbackDispatcher extends PollingWorker {
     return attempted
   }
 
+  /** New deliveries were committed (NOTIFY): noted for a run in progress, which claims again. */
+  override nudge(): void {
+    this.heard = true
+    super.nudge()
+  }
+
   private async claim(): Promise<Claimed[]> {
+    this.heard = false
     const now = this.clock.now()
     // The lease must outlast the whole batch (calls run `concurrency` at a time, each bounded by
     // the timeout), or another replica would claim rows still being called here.
@@ -165,6 +188,7 @@ export class CallbackDispatcher extends PollingWorker {
       .select('d.id')
       .where('d.status', '=', 'pending')
       .where('d.next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('d.leased_until', 'is', null), eb('d.leased_until', '<=', now)]))
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -183,7 +207,7 @@ export class CallbackDispatcher extends PollingWorker {
       .skipLocked()
     const rows = await this.db
       .updateTable('callback_deliveries')
-      .set({ next_attempt_at: lease, attempts: sql`attempts + 1` })
+      .set({ leased_until: lease, attempts: sql`attempts + 1` })
       .where('id', 'in', due)
       .returning(['id', 'url', 'attempts', 'signing_secret_enc'])
       .execute()
@@ -192,41 +216,22 @@ export class CallbackDispatcher extends PollingWorker {
 
   private async deliver(delivery: Claimed): Promise<Result> {
     const started = performance.now()
-    const now = () => this.clock.now()
     let result: Result
-    const deadline = this.abortAfter(this.options.timeoutMs)
     try {
-      const response = await request(delivery.url, {
-        method: 'GET',
-        dispatcher: this.agent,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        signal: deadline.signal,
-        headers: this.headers(delivery),
-      })
-      await response.body.dump({ limit: 64 * 1024 }).catch(() => {})
-      const kind = classifyResponse(response.statusCode)
+      const call = callOnce(this.agent, new URL(delivery.url), this.headers(delivery), this.options.timeoutMs)
+      const deadline = this.abortAfter(this.options.timeoutMs, call)
+      const answer = await call.answer.finally(() => this.deadlines.delete(deadline))
+      const status = answer.statusCode
+      const kind = classifyResponse(status)
       if (kind === 'success') {
-        result = {
-          id: delivery.id,
-          outcome: 'success',
-          status: response.statusCode,
-          error: null,
-          retryAt: null,
-        }
+        result = { id: delivery.id, outcome: 'success', status, error: null, retryAt: null }
       } else if (kind === 'gone') {
         result = { id: delivery.id, outcome: 'gone', status: 410, error: 'answered 410 Gone', retryAt: null }
       } else if (kind === 'permanent') {
-        result = {
-          id: delivery.id,
-          outcome: 'failed',
-          status: response.statusCode,
-          error: `answered ${response.statusCode}`,
-          retryAt: null,
-        }
+        result = { id: delivery.id, outcome: 'failed', status, error: `answered ${status}`, retryAt: null }
       } else {
-        const hinted = retryAfterMs(response.headers['retry-after'], now())
-        result = this.retry(delivery, response.statusCode, `answered ${response.statusCode}`, hinted)
+        const hinted = retryAfterMs(answer.retryAfter, this.clock.now())
+        result = this.retry(delivery, status, `answered ${status}`, hinted)
       }
     } catch (error) {
       const code = (error as { code?: string }).code
@@ -238,18 +243,16 @@ export class CallbackDispatcher extends PollingWorker {
         result = this.retry(delivery, null, `${code ?? 'error'}: ${message}`.slice(0, 500), null)
       }
     }
-    this.deadlines.delete(deadline)
     this.onOutcome(result.outcome, (performance.now() - started) / 1000)
     return result
   }
 
   /**
-   * An AbortController aborted `ms` from now (a TimeoutError, like AbortSignal.timeout): one sweep
-   * timer for all the calls in flight, instead of a timer per call.
+   * Aborts `call` `ms` from now (a TimeoutError, like AbortSignal.timeout): one sweep timer for all
+   * the calls in flight, instead of a timer per call. Returns the key to delete once it has ended.
    */
-  private abortAfter(ms: number): AbortController {
-    const controller = new AbortController()
-    this.deadlines.set(controller, performance.now() + ms)
+  private abortAfter(ms: number, call: Call): Call {
+    this.deadlines.set(call, performance.now() + ms)
     if (!this.sweeper) {
       this.sweeper = setInterval(
         () => {
@@ -268,7 +271,7 @@ export class CallbackDispatcher extends PollingWorker {
       )
       this.sweeper.unref?.()
     }
-    return controller
+    return call
   }
 
   /** The same webhook-id on every attempt, so receivers can drop duplicates. */
@@ -308,18 +311,24 @@ export class CallbackDispatcher extends PollingWorker {
           : outcome === 'retry'
             ? 'pending'
             : 'failed'
-    const rows = results.map(
-      (r) =>
-        sql`(${r.id}::int8, ${attempts.get(r.id) ?? 0}::int4, ${statusOf(r.outcome)}::text, ${r.status}::int4, ${r.error}::text, ${r.retryAt}::timestamptz)`,
-    )
+    // One array per column: six parameters and one statement text for any batch size, instead of
+    // six parameters per row (a statement of its own for each size to parse and plan).
+    const ids = results.map((r) => r.id)
+    const tries = results.map((r) => attempts.get(r.id) ?? 0)
+    const statuses = results.map((r) => statusOf(r.outcome))
+    const answered = results.map((r) => r.status)
+    const errors = results.map((r) => r.error)
+    const retryAts = results.map((r) => r.retryAt?.toISOString() ?? null)
     await sql`
       update callback_deliveries as d
          set status = v.status,
              last_status = v.last_status,
              last_error = v.last_error,
              next_attempt_at = coalesce(v.retry_at, d.next_attempt_at),
+             leased_until = null,
              delivered_at = case when v.status = 'delivered' then ${now}::timestamptz else d.delivered_at end
-        from (values ${sql.join(rows)}) as v(id, attempt, status, last_status, last_error, retry_at)
+        from unnest(${ids}::int8[], ${tries}::int4[], ${statuses}::text[], ${answered}::int4[], ${errors}::text[],
+                    ${retryAts}::timestamptz[]) as v(id, attempt, status, last_status, last_error, retry_at)
        -- only while this process still holds the claim (no other replica re-claimed it since)
        where d.id = v.id and d.attempts = v.attempt and d.status = 'pending'`.execute(this.db)
   }

@@ -164,7 +164,9 @@ export class SendingWorker extends PollingWorker {
         record({ row, carrier: null, outcome: { kind: 'refused', ...NO_ROUTE, reason: 'no carrier' } })
         continue
       }
-      byCarrier.set(carrier, [...(byCarrier.get(carrier) ?? []), row])
+      const group = byCarrier.get(carrier)
+      if (group) group.push(row)
+      else byCarrier.set(carrier, [row])
     }
     const answered: Promise<void>[] = []
     for (const [carrier, group] of byCarrier) {
@@ -220,14 +222,12 @@ export class SendingWorker extends PollingWorker {
       )
     }
     await this.db.transaction().execute(async (trx) => {
+      // The ids as one array parameter: thousands of parameters cost their parse and plan more than
+      // the statement's execution.
       const held = await trx
         .selectFrom('outgoing')
         .selectAll()
-        .where(
-          'id',
-          'in',
-          outcomes.map((o) => o.row.id),
-        )
+        .where(sql<boolean>`id = any(${outcomes.map((o) => o.row.id)}::int8[])`)
         .where('state', '=', 'pending')
         .orderBy('id')
         .forUpdate()
@@ -242,10 +242,10 @@ export class SendingWorker extends PollingWorker {
       for (const { row, carrier, outcome } of ours) {
         if (outcome.kind === 'accepted' && carrier) {
           if (outcome.status) reports.push({ outgoingId: row.id, ...outcome.status })
-          accepted.set(carrier, [
-            ...(accepted.get(carrier) ?? []),
-            { id: row.id, ids: outcome.carrierMessageIds },
-          ])
+          const messages = accepted.get(carrier)
+          const message = { id: row.id, ids: outcome.carrierMessageIds }
+          if (messages) messages.push(message)
+          else accepted.set(carrier, [message])
         } else if (outcome.kind === 'refused') {
           reports.push({ outgoingId: row.id, ptt: outcome.ptt, dlr: outcome.dlr })
         } else if (outcome.kind === 'retry') {
@@ -260,21 +260,19 @@ export class SendingWorker extends PollingWorker {
           rows.set(m.id, { ...row, state: 'submitted', sent_at: now, carrier, claimed_until: null })
           submitted.push(m.id)
         }
-        const parts = messages.flatMap((m) =>
-          m.ids.map((id, i) => ({ carrier, carrier_message_id: id, outgoing_id: m.id, part: i + 1 })),
-        )
-        for (let from = 0; from < parts.length; from += 1000) {
-          await trx
-            .insertInto('carrier_messages')
-            .values(parts.slice(from, from + 1000))
-            .onConflict((oc) => oc.columns(['carrier', 'carrier_message_id']).doNothing())
-            .execute()
-        }
+        const parts = messages.flatMap((m) => m.ids.map((id, i) => ({ id, outgoingId: m.id, part: i + 1 })))
+        // One statement per carrier and batch, one array per column.
+        await sql`
+          insert into carrier_messages (carrier, carrier_message_id, outgoing_id, part)
+          select ${carrier}::text, v.id, v.outgoing_id, v.part
+            from unnest(${parts.map((p) => p.id)}::text[], ${parts.map((p) => p.outgoingId)}::int8[],
+                        ${parts.map((p) => p.part)}::int4[]) as v(id, outgoing_id, part)
+          on conflict (carrier, carrier_message_id) do nothing`.execute(trx)
         early.push(
           ...(await applyEarlyReports(
             trx,
             carrier,
-            parts.map((p) => p.carrier_message_id),
+            parts.map((p) => p.id),
           )),
         )
       }

@@ -12,9 +12,9 @@ import { applyEarlyReports, matchReports } from './events.js'
 import type { CarrierRouter } from './router.js'
 
 /** Rows one claim takes; claims go on while earlier ones are still with their carriers. */
-const CLAIM_BATCH = 500
+const CLAIM_BATCH = 1000
 /** Claimed and not yet recorded, at most: what keeps carriers' windows full without holding too much. */
-const MAX_IN_FLIGHT = 2000
+const MAX_IN_FLIGHT = 4000
 const BATCH = 500
 /** How long a report whose carrier id is unknown is kept in case its hand-over gets recorded. */
 const UNMATCHED_LIFETIME_MS = 7 * 24 * 3_600_000
@@ -87,29 +87,39 @@ export class SendingWorker extends PollingWorker {
     }
   }
 
+  /**
+   * Takes up to `limit` due messages, oldest due first, under a lease. In a transaction of its own that
+   * forbids sorts: the planner's estimate of pending rows is often far too low (a burst of sends among
+   * many final rows, or statistics older than the burst), and it then reads and sorts every pending
+   * row at each claim (a bitmap scan, then a sort) instead of walking outgoing_due_idx in send_at
+   * order and stopping after `limit` rows — each claim of a burst of N rows cost O(N).
+   */
   private async claim(now: Date, limit: number): Promise<Claimed[]> {
-    const rows = await this.db
-      .updateTable('outgoing')
-      .set({
-        claimed_until: new Date(now.getTime() + this.leaseMs),
-        submit_attempts: sql`submit_attempts + 1`,
-      })
-      .where(
-        'id',
-        'in',
-        this.db
-          .selectFrom('outgoing')
-          .select('id')
-          .where('state', '=', 'pending')
-          .where('send_at', '<=', now)
-          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
-          .orderBy('send_at')
-          .limit(limit)
-          .forUpdate()
-          .skipLocked(),
-      )
-      .returningAll()
-      .execute()
+    const rows = await this.db.transaction().execute(async (trx) => {
+      await sql`set local enable_sort = off`.execute(trx)
+      return trx
+        .updateTable('outgoing')
+        .set({
+          claimed_until: new Date(now.getTime() + this.leaseMs),
+          submit_attempts: sql`submit_attempts + 1`,
+        })
+        .where(
+          'id',
+          'in',
+          trx
+            .selectFrom('outgoing')
+            .select('id')
+            .where('state', '=', 'pending')
+            .where('send_at', '<=', now)
+            .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+            .orderBy('send_at')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .returningAll()
+        .execute()
+    })
     return rows.sort((a, b) => a.id - b.id)
   }
 

@@ -86,7 +86,8 @@ export async function applyStatusReports(
   )
   if (changed.length === 0) return changes
   // Each row written once, whatever changed it: the caller's change (a hand-over) and its status; one
-  // array per column (unnest), so the statement has eight parameters whatever the batch.
+  // array per column (unnest), so the statement has nine parameters whatever the batch. The ids once
+  // more as `= any`: without it the planner, which cannot see into unnest, may hash the whole table.
   await sql`
     update outgoing as o
        set ptt = v.ptt, delivery_receipt = v.dlr, state = v.state, delivered_at = v.delivered_at,
@@ -96,7 +97,7 @@ export async function applyStatusReports(
                   ${changed.map((r) => r.delivered_at)}::timestamptz[], ${changed.map((r) => r.sent_at)}::timestamptz[],
                   ${changed.map((r) => r.carrier)}::text[], ${changed.map((r) => r.claimed_until)}::timestamptz[])
            as v(id, ptt, dlr, state, delivered_at, sent_at, carrier, claimed_until)
-     where o.id = v.id`.execute(trx)
+     where o.id = v.id and o.id = any(${changed.map((r) => r.id)}::int8[])`.execute(trx)
   if (changes.length === 0) return changes
   // In the order of the changes (unnest keeps the arrays' order): the history's ids follow it.
   await sql`

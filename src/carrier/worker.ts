@@ -16,6 +16,8 @@ const CLAIM_BATCH = 1000
 /** Claimed and not yet recorded, at most: what keeps carriers' windows full without holding too much. */
 const MAX_IN_FLIGHT = 4000
 const BATCH = 500
+/** Messages given to a carrier in one turn of the event loop. */
+const HAND_OVER_CHUNK = 100
 /** How long a report whose carrier id is unknown is kept in case its hand-over gets recorded. */
 const UNMATCHED_LIFETIME_MS = 7 * 24 * 3_600_000
 /** "Undeliverable as is / not billed": a message no configured carrier takes any more. */
@@ -179,27 +181,42 @@ export class SendingWorker extends PollingWorker {
       else byCarrier.set(carrier, [row])
     }
     const answered: Promise<void>[] = []
-    for (const [carrier, group] of byCarrier) {
-      const outcomes = carrier.submit(group.map((row) => this.toCarrierMessage(row)))
-      for (const [i, promise] of outcomes.entries()) {
-        const row = group[i] as Claimed
-        answered.push(
-          promise.then(
-            (outcome) => record({ row, carrier: carrier.name, outcome }),
-            (error) =>
-              record({
-                row,
-                carrier: carrier.name,
-                outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
-              }),
-          ),
-        )
+    for (const [carrier, all] of byCarrier) {
+      for (let from = 0; from < all.length; from += HAND_OVER_CHUNK) {
+        // A turn of the event loop between chunks: the carrier's responses are read meanwhile, and its
+        // window refilled, instead of waiting for a whole claim to be prepared.
+        if (from > 0) await new Promise((resolve) => setImmediate(resolve))
+        const group = all.slice(from, from + HAND_OVER_CHUNK)
+        this.submitGroup(carrier, group, answered, record)
       }
     }
     await Promise.all(answered)
     const results = await Promise.allSettled(recorded)
     const failed = results.find((r) => r.status === 'rejected')
     if (failed) throw (failed as PromiseRejectedResult).reason
+  }
+
+  private submitGroup(
+    carrier: Carrier,
+    group: Claimed[],
+    answered: Promise<void>[],
+    record: (outcome: Outcome) => void,
+  ): void {
+    const outcomes = carrier.submit(group.map((row) => this.toCarrierMessage(row)))
+    for (const [i, promise] of outcomes.entries()) {
+      const row = group[i] as Claimed
+      answered.push(
+        promise.then(
+          (outcome) => record({ row, carrier: carrier.name, outcome }),
+          (error) =>
+            record({
+              row,
+              carrier: carrier.name,
+              outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
+            }),
+        ),
+      )
+    }
   }
 
   private toCarrierMessage(row: Claimed): CarrierMessage {

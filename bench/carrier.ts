@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js'
 import { prepareSend } from '../src/sending/request.js'
 import { freePort } from '../test/support/ports.js'
 import { pgStatsReport, pgStatsReset, startDatabase } from '../test/support/postgres.js'
+import { startCpuProfile } from './lib/cpu-profile.js'
 import { benchApp, machine, printTable, round, verdict } from './lib/setup.js'
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000)
@@ -139,9 +140,12 @@ try {
     const offset = r * 2 * MESSAGES
     bare.push(await bareLoop(smscPort, offset))
     await accept(offset + MESSAGES)
+    // BENCH_CPU_PROF=DIR: the last round's hand-over only.
+    const profile = r === ROUNDS - 1 ? await startCpuProfile('carrier') : null
     const began = performance.now()
     const handed = await app.sendingWorker.runOnce()
     const seconds = (performance.now() - began) / 1000
+    await profile?.stop()
     const { rows: counted } = await sql<{ n: number }>`
       select count(*)::int8 as n from outgoing where state = 'submitted'`.execute(app.db)
     if (handed < MESSAGES || Number(counted[0]?.n) !== (r + 1) * MESSAGES) {

@@ -120,7 +120,7 @@ export async function applyEarlyReports(
   const early = await trx
     .deleteFrom('carrier_reports_unmatched')
     .where('carrier', '=', carrier)
-    .where('carrier_message_id', 'in', [...carrierMessageIds])
+    .where(sql<boolean>`carrier_message_id = any(${[...carrierMessageIds]}::text[])`)
     .returning(['id', 'carrier_message_id', 'ptt', 'dlr', 'received_at'])
     .execute()
   if (early.length === 0) return []

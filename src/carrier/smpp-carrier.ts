@@ -81,6 +81,12 @@ export class SmppCarrier implements Carrier {
   private readonly receipts: Batcher<CarrierReport>
   private readonly incoming: Batcher<CarrierIncoming>
   private stopping = false
+  private lastEncoded: {
+    text: string
+    encoding: CarrierMessage['encoding']
+    smsClass: CarrierMessage['smsClass']
+    parts: EncodedPart[]
+  } | null = null
 
   constructor(options: SmppCarrierOptions) {
     this.settings = options.settings
@@ -138,8 +144,7 @@ export class SmppCarrier implements Carrier {
           }
           this.queue.push({
             message,
-            // The 8-bit reference of the concatenation header: the same for every attempt of a message.
-            parts: encodeText(message.text, message.encoding, message.outgoingId & 0xff, message.smsClass),
+            parts: this.encode(message),
             sent: 0,
             answers: [],
             answered: 0,
@@ -153,6 +158,30 @@ export class SmppCarrier implements Carrier {
     this.watchQueue()
     for (const link of this.links) link.pump()
     return outcomes
+  }
+
+  /**
+   * A message's parts. The 8-bit reference of the concatenation header is the same for every attempt
+   * of a message. The last single-part text is kept encoded: a bulk send hands over the same text to
+   * each receiver, one after the other.
+   */
+  private encode(message: CarrierMessage): EncodedPart[] {
+    const last = this.lastEncoded
+    if (
+      last &&
+      last.text === message.text &&
+      last.encoding === message.encoding &&
+      last.smsClass === message.smsClass
+    ) {
+      return last.parts
+    }
+    const parts = encodeText(message.text, message.encoding, message.outgoingId & 0xff, message.smsClass)
+    // Several parts carry the message's own reference: never shared.
+    this.lastEncoded =
+      parts.length === 1
+        ? { text: message.text, encoding: message.encoding, smsClass: message.smsClass, parts }
+        : null
+    return parts
   }
 
   state(): CarrierState {
@@ -513,6 +542,7 @@ class Link {
       if (!this.current) this.current = this.carrier.takeNext()
       const submission = this.current
       if (!submission) return
+      this.session.corkUntilNextTick()
       if (throughput > 0) this.nextSendAt = Math.max(this.nextSendAt, now) + 1000 / throughput
       const index = submission.sent++
       if (submission.sent === submission.parts.length) this.current = null

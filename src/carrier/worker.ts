@@ -12,10 +12,12 @@ import { applyEarlyReports, matchReports } from './events.js'
 import type { CarrierRouter } from './router.js'
 
 /** Rows one claim takes; claims go on while earlier ones are still with their carriers. */
-const CLAIM_BATCH = 500
+const CLAIM_BATCH = 1000
 /** Claimed and not yet recorded, at most: what keeps carriers' windows full without holding too much. */
-const MAX_IN_FLIGHT = 2000
+const MAX_IN_FLIGHT = 4000
 const BATCH = 500
+/** Messages given to a carrier in one turn of the event loop. */
+const HAND_OVER_CHUNK = 100
 /** How long a report whose carrier id is unknown is kept in case its hand-over gets recorded. */
 const UNMATCHED_LIFETIME_MS = 7 * 24 * 3_600_000
 /** "Undeliverable as is / not billed": a message no configured carrier takes any more. */
@@ -87,29 +89,39 @@ export class SendingWorker extends PollingWorker {
     }
   }
 
+  /**
+   * Takes up to `limit` due messages, oldest due first, under a lease. In a transaction of its own that
+   * forbids sorts: the planner's estimate of pending rows is often far too low (a burst of sends among
+   * many final rows, or statistics older than the burst), and it then reads and sorts every pending
+   * row at each claim (a bitmap scan, then a sort) instead of walking outgoing_due_idx in send_at
+   * order and stopping after `limit` rows — each claim of a burst of N rows cost O(N).
+   */
   private async claim(now: Date, limit: number): Promise<Claimed[]> {
-    const rows = await this.db
-      .updateTable('outgoing')
-      .set({
-        claimed_until: new Date(now.getTime() + this.leaseMs),
-        submit_attempts: sql`submit_attempts + 1`,
-      })
-      .where(
-        'id',
-        'in',
-        this.db
-          .selectFrom('outgoing')
-          .select('id')
-          .where('state', '=', 'pending')
-          .where('send_at', '<=', now)
-          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
-          .orderBy('send_at')
-          .limit(limit)
-          .forUpdate()
-          .skipLocked(),
-      )
-      .returningAll()
-      .execute()
+    const rows = await this.db.transaction().execute(async (trx) => {
+      await sql`set local enable_sort = off`.execute(trx)
+      return trx
+        .updateTable('outgoing')
+        .set({
+          claimed_until: new Date(now.getTime() + this.leaseMs),
+          submit_attempts: sql`submit_attempts + 1`,
+        })
+        .where(
+          'id',
+          'in',
+          trx
+            .selectFrom('outgoing')
+            .select('id')
+            .where('state', '=', 'pending')
+            .where('send_at', '<=', now)
+            .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+            .orderBy('send_at')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .returningAll()
+        .execute()
+    })
     return rows.sort((a, b) => a.id - b.id)
   }
 
@@ -164,30 +176,47 @@ export class SendingWorker extends PollingWorker {
         record({ row, carrier: null, outcome: { kind: 'refused', ...NO_ROUTE, reason: 'no carrier' } })
         continue
       }
-      byCarrier.set(carrier, [...(byCarrier.get(carrier) ?? []), row])
+      const group = byCarrier.get(carrier)
+      if (group) group.push(row)
+      else byCarrier.set(carrier, [row])
     }
     const answered: Promise<void>[] = []
-    for (const [carrier, group] of byCarrier) {
-      const outcomes = carrier.submit(group.map((row) => this.toCarrierMessage(row)))
-      for (const [i, promise] of outcomes.entries()) {
-        const row = group[i] as Claimed
-        answered.push(
-          promise.then(
-            (outcome) => record({ row, carrier: carrier.name, outcome }),
-            (error) =>
-              record({
-                row,
-                carrier: carrier.name,
-                outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
-              }),
-          ),
-        )
+    for (const [carrier, all] of byCarrier) {
+      for (let from = 0; from < all.length; from += HAND_OVER_CHUNK) {
+        // A turn of the event loop between chunks: the carrier's responses are read meanwhile, and its
+        // window refilled, instead of waiting for a whole claim to be prepared.
+        if (from > 0) await new Promise((resolve) => setImmediate(resolve))
+        const group = all.slice(from, from + HAND_OVER_CHUNK)
+        this.submitGroup(carrier, group, answered, record)
       }
     }
     await Promise.all(answered)
     const results = await Promise.allSettled(recorded)
     const failed = results.find((r) => r.status === 'rejected')
     if (failed) throw (failed as PromiseRejectedResult).reason
+  }
+
+  private submitGroup(
+    carrier: Carrier,
+    group: Claimed[],
+    answered: Promise<void>[],
+    record: (outcome: Outcome) => void,
+  ): void {
+    const outcomes = carrier.submit(group.map((row) => this.toCarrierMessage(row)))
+    for (const [i, promise] of outcomes.entries()) {
+      const row = group[i] as Claimed
+      answered.push(
+        promise.then(
+          (outcome) => record({ row, carrier: carrier.name, outcome }),
+          (error) =>
+            record({
+              row,
+              carrier: carrier.name,
+              outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
+            }),
+        ),
+      )
+    }
   }
 
   private toCarrierMessage(row: Claimed): CarrierMessage {
@@ -220,19 +249,32 @@ export class SendingWorker extends PollingWorker {
       )
     }
     await this.db.transaction().execute(async (trx) => {
+      // The ids as one array parameter: thousands of parameters cost their parse and plan more than
+      // the statement's execution. Only the columns anything changes after the insert (the status
+      // path, the claim, a cancellation) are read again; the rest comes from the claim.
       const held = await trx
         .selectFrom('outgoing')
-        .selectAll()
-        .where(
+        .select([
           'id',
-          'in',
-          outcomes.map((o) => o.row.id),
-        )
+          'state',
+          'submit_attempts',
+          'ptt',
+          'delivery_receipt',
+          'delivered_at',
+          'sent_at',
+          'carrier',
+          'claimed_until',
+          'send_at',
+        ])
+        .where(sql<boolean>`id = any(${outcomes.map((o) => o.row.id)}::int8[])`)
         .where('state', '=', 'pending')
         .orderBy('id')
         .forUpdate()
         .execute()
-      const rows = new Map(held.map((h) => [h.id, h]))
+      const claimed = new Map(outcomes.map((o) => [o.row.id, o.row]))
+      const rows = new Map<number, OutgoingRow>(
+        held.map((h) => [h.id, { ...(claimed.get(h.id) as OutgoingRow), ...h }]),
+      )
       const ours = outcomes.filter((o) => rows.get(o.row.id)?.submit_attempts === o.row.submit_attempts)
       const submitted: number[] = []
       const reports: StatusReport[] = []
@@ -242,10 +284,10 @@ export class SendingWorker extends PollingWorker {
       for (const { row, carrier, outcome } of ours) {
         if (outcome.kind === 'accepted' && carrier) {
           if (outcome.status) reports.push({ outgoingId: row.id, ...outcome.status })
-          accepted.set(carrier, [
-            ...(accepted.get(carrier) ?? []),
-            { id: row.id, ids: outcome.carrierMessageIds },
-          ])
+          const messages = accepted.get(carrier)
+          const message = { id: row.id, ids: outcome.carrierMessageIds }
+          if (messages) messages.push(message)
+          else accepted.set(carrier, [message])
         } else if (outcome.kind === 'refused') {
           reports.push({ outgoingId: row.id, ptt: outcome.ptt, dlr: outcome.dlr })
         } else if (outcome.kind === 'retry') {
@@ -260,21 +302,19 @@ export class SendingWorker extends PollingWorker {
           rows.set(m.id, { ...row, state: 'submitted', sent_at: now, carrier, claimed_until: null })
           submitted.push(m.id)
         }
-        const parts = messages.flatMap((m) =>
-          m.ids.map((id, i) => ({ carrier, carrier_message_id: id, outgoing_id: m.id, part: i + 1 })),
-        )
-        for (let from = 0; from < parts.length; from += 1000) {
-          await trx
-            .insertInto('carrier_messages')
-            .values(parts.slice(from, from + 1000))
-            .onConflict((oc) => oc.columns(['carrier', 'carrier_message_id']).doNothing())
-            .execute()
-        }
+        const parts = messages.flatMap((m) => m.ids.map((id, i) => ({ id, outgoingId: m.id, part: i + 1 })))
+        // One statement per carrier and batch, one array per column.
+        await sql`
+          insert into carrier_messages (carrier, carrier_message_id, outgoing_id, part)
+          select ${carrier}::text, v.id, v.outgoing_id, v.part
+            from unnest(${parts.map((p) => p.id)}::text[], ${parts.map((p) => p.outgoingId)}::int8[],
+                        ${parts.map((p) => p.part)}::int4[]) as v(id, outgoing_id, part)
+          on conflict (carrier, carrier_message_id) do nothing`.execute(trx)
         early.push(
           ...(await applyEarlyReports(
             trx,
             carrier,
-            parts.map((p) => p.carrier_message_id),
+            parts.map((p) => p.id),
           )),
         )
       }

@@ -48,10 +48,12 @@ export async function applyStatusReports(
     .filter((id) => !current.has(id))
     .sort((a, b) => a - b)
   if (ids.length > 0) {
+    // One array parameter, not one per id: a statement of thousands of parameters costs its parse and
+    // plan more than its execution.
     const rows = await trx
       .selectFrom('outgoing')
       .selectAll()
-      .where('id', 'in', ids)
+      .where(sql<boolean>`id = any(${ids}::int8[])`)
       .orderBy('id')
       .forUpdate()
       .execute()
@@ -83,33 +85,34 @@ export async function applyStatusReports(
     (id) => current.get(id) as OutgoingRow,
   )
   if (changed.length === 0) return changes
-  // Each row written once, whatever changed it: the caller's change (a hand-over) and its status.
-  const values = changed.map(
-    (row) =>
-      sql`(${row.id}::int8, ${row.ptt}::int4, ${row.delivery_receipt}::int4, ${row.state}::text, ${row.delivered_at}::timestamptz, ${row.sent_at}::timestamptz, ${row.carrier}::text, ${row.claimed_until}::timestamptz)`,
-  )
+  // Each row written once, whatever changed it: the caller's change (a hand-over) and its status; one
+  // array per column (unnest), so the statement has nine parameters whatever the batch. The ids once
+  // more as `= any`: without it the planner, which cannot see into unnest, may hash the whole table.
   await sql`
     update outgoing as o
        set ptt = v.ptt, delivery_receipt = v.dlr, state = v.state, delivered_at = v.delivered_at,
            sent_at = v.sent_at, carrier = v.carrier, claimed_until = v.claimed_until
-      from (values ${sql.join(values)}) as v(id, ptt, dlr, state, delivered_at, sent_at, carrier, claimed_until)
-     where o.id = v.id`.execute(trx)
+      from unnest(${changed.map((r) => r.id)}::int8[], ${changed.map((r) => r.ptt)}::int4[],
+                  ${changed.map((r) => r.delivery_receipt)}::int4[], ${changed.map((r) => r.state)}::text[],
+                  ${changed.map((r) => r.delivered_at)}::timestamptz[], ${changed.map((r) => r.sent_at)}::timestamptz[],
+                  ${changed.map((r) => r.carrier)}::text[], ${changed.map((r) => r.claimed_until)}::timestamptz[])
+           as v(id, ptt, dlr, state, delivered_at, sent_at, carrier, claimed_until)
+     where o.id = v.id and o.id = any(${changed.map((r) => r.id)}::int8[])`.execute(trx)
   if (changes.length === 0) return changes
-  await trx
-    .insertInto('outgoing_events')
-    .values(
-      changes.map((c) => ({
-        outgoing_id: c.outgoingId,
-        account_id: c.accountId,
-        login: c.login,
-        ptt: c.ptt,
-        dlr: c.dlr,
-        created_at: now,
-      })),
-    )
-    .execute()
+  // In the order of the changes (unnest keeps the arrays' order): the history's ids follow it.
+  await sql`
+    insert into outgoing_events (outgoing_id, account_id, login, ptt, dlr, created_at)
+    select v.outgoing_id, v.account_id, v.login, v.ptt, v.dlr, ${now}::timestamptz
+      from unnest(${changes.map((c) => c.outgoingId)}::int8[], ${changes.map((c) => c.accountId)}::int4[],
+                  ${changes.map((c) => c.login)}::text[], ${changes.map((c) => c.ptt)}::int4[],
+                  ${changes.map((c) => c.dlr)}::int4[]) as v(outgoing_id, account_id, login, ptt, dlr)`.execute(
+    trx,
+  )
   await enqueueStatusCallbacks(trx, changes, now)
-  await enqueueSmppReceipts(trx, changes, now)
+  // Only the messages sent by an SMPP account that asked for receipts can have one (the rows are read
+  // above, locked, in this transaction): none asked, no query.
+  const receipted = changes.filter((c) => (current.get(c.outgoingId)?.smpp_receipt ?? 0) > 0)
+  if (receipted.length > 0) await enqueueSmppReceipts(trx, receipted, now)
   for (const row of refunds) {
     await refund(trx, {
       accountId: row.account_id,

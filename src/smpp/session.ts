@@ -97,6 +97,7 @@ export class SmppSession {
   private readonly waiting = new Set<Waiting>()
   private readonly closeHandlers: ((error: Error | null) => void)[] = []
   private lastError: Error | null = null
+  private writesHeld = false
 
   constructor(private readonly raw: RawSession) {
     // PDUs are small writes answered by small writes: Nagle's algorithm would hold each write until
@@ -134,6 +135,21 @@ export class SmppSession {
   /** Requests sent and not answered yet. */
   get unanswered(): number {
     return this.waiting.size
+  }
+
+  /**
+   * Holds this tick's writes and sends them together on the next one (one syscall, one wake-up of
+   * the peer): a carrier refilling its window after a read of several responses sends its submit_sm
+   * in one write instead of one each.
+   */
+  corkUntilNextTick(): void {
+    if (!this.open || this.writesHeld) return
+    this.writesHeld = true
+    this.raw.socket.cork()
+    process.nextTick(() => {
+      this.writesHeld = false
+      this.raw.socket.uncork()
+    })
   }
 
   /**

@@ -8,7 +8,7 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown }
 /** Writes a batch in the transaction given: one outcome per request, in the batch's order. */
 export type WriteBatch<R, T> = (trx: Transaction<Database>, batch: readonly R[]) => Promise<Outcome<T>[]>
 
-export type GroupCommitOptions<R> = {
+export type GroupCommitOptions<R, T = unknown> = {
   /** Requests in one batch at most. */
   maxBatch: number
   /** Batches being written at the same time. */
@@ -18,6 +18,13 @@ export type GroupCommitOptions<R> = {
   /** A request's share of `maxWeight` (e.g. the rows it writes); a heavier request goes alone. */
   weight?: (request: R) => number
   maxWeight?: number
+  /**
+   * A fast path tried first for each batch, outside any transaction (statements that commit alone):
+   * the outcomes, or null when it wrote nothing and the batch must go through `write` in a
+   * transaction. An error it throws (other than the database being unavailable) sends the batch
+   * through `write` too, which isolates the request that causes it.
+   */
+  writeAtOnce?: (db: Db, batch: readonly R[]) => Promise<Outcome<T>[] | null>
   /** The answer to a request whose own transaction failed (its error as the client should see it). */
   ownFailure?: (error: unknown) => unknown
 }
@@ -47,7 +54,7 @@ export class GroupCommit<R, T> {
   constructor(
     private readonly db: Db,
     private readonly write: WriteBatch<R, T>,
-    private readonly options: GroupCommitOptions<R>,
+    private readonly options: GroupCommitOptions<R, T>,
   ) {}
 
   /** Called after each batch that wrote at least one request (work for whoever reads what it wrote). */
@@ -121,6 +128,17 @@ export class GroupCommit<R, T> {
   /** The batch in one transaction; when that fails (and the database still answers), each request alone. */
   private async writeIsolated(batch: Pending<R, T>[]): Promise<Outcome<T>[]> {
     const own = this.options.ownFailure ?? ((error: unknown) => error)
+    if (this.options.writeAtOnce) {
+      try {
+        const outcomes = await this.options.writeAtOnce(
+          this.db,
+          batch.map((p) => p.request),
+        )
+        if (outcomes) return outcomes
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) throw error
+      }
+    }
     try {
       return await this.transaction(batch)
     } catch (error) {

@@ -5,7 +5,7 @@ import { type SpendSource, spendForPayers, UnknownPayer } from '../accounts/ledg
 import { type QuotaDrop, raiseAlerts } from '../alerts/raise.js'
 import type { Config } from '../config.js'
 import type { Outcome } from '../db/group-commit.js'
-import type { Database } from '../db/index.js'
+import type { Database, Db } from '../db/index.js'
 import type { AccountRow } from '../db/schema.js'
 import { type ApiError, badRequest, notFound, SERVICE_NOT_FOUND } from '../errors.js'
 import { SenderRefused } from '../senders/service.js'
@@ -14,6 +14,8 @@ import { insertOutgoing } from './outgoing-repository.js'
 import type { Receiver, SendingReport, SendRequest } from './request.js'
 
 type Trx = Transaction<Database>
+/** A transaction, or the database itself for a statement that commits alone. */
+type Executor = Trx | Db
 
 /**
  * The write of a batch of send requests, in one transaction, as the steps a reader can follow:
@@ -36,9 +38,43 @@ export async function writeSends(
   refuseUnroutable(sends, routable)
   await resolveTargets(trx, sends)
   price(sends, rates)
-  const drops = await charge(trx, sends)
-  await insertOutgoingRows(trx, sends)
+  let drops: QuotaDrop[] = []
+  if (!(await chargeAndInsertAtOnce(trx, sends))) {
+    drops = await charge(trx, sends)
+    await insertOutgoingRows(trx, sends)
+  }
   await raiseAlerts(trx, drops, batch[0]?.now ?? new Date())
+  return sends.map(
+    (send): Outcome<SendingReport> =>
+      send.refusal ? { ok: false, error: send.refusal } : { ok: true, value: report(send) },
+  )
+}
+
+/**
+ * writeSends without a transaction, for group commit's fast path: a batch whose requests are all
+ * sent from one account (login null: SMPP submits, account jobs) is read in one statement and written
+ * in one (chargeAndInsertAtOnce: spend, ledger and outgoing rows, atomic on its own), two round trips
+ * instead of the six of BEGIN … COMMIT. Answers null, having written nothing, when the batch does not
+ * qualify or its sum cannot be paid at once: writeSends then writes it in a transaction.
+ */
+export async function writeSendsAtOnce(
+  db: Db,
+  batch: readonly SendRequest[],
+  rates: Config['rates'],
+  routable: Routable = () => true,
+): Promise<Outcome<SendingReport>[] | null> {
+  const firstTarget = batch[0]?.target
+  if (!firstTarget) return null
+  const sameAccount = (target: SendRequest['target']) =>
+    target.login === null &&
+    target.serviceName === firstTarget.serviceName &&
+    target.scope.ownerId === firstTarget.scope.ownerId
+  if (!batch.every((request) => sameAccount(request.target))) return null
+  const sends = batch.map((request): Send => ({ request, refusal: null, receivers: request.receivers }))
+  refuseUnroutable(sends, routable)
+  await resolveTargets(db, sends)
+  price(sends, rates)
+  if (!(await chargeAndInsertAtOnce(db, sends))) return null
   return sends.map(
     (send): Outcome<SendingReport> =>
       send.refusal ? { ok: false, error: send.refusal } : { ok: true, value: report(send) },
@@ -108,7 +144,7 @@ type AccountReads = {
 }
 
 async function readAccount(
-  trx: Trx,
+  trx: Executor,
   target: Send['request']['target'],
   wanted: { logins: string[]; senders: string[]; needsDefault: boolean; numbers: string[] },
 ): Promise<AccountReads | undefined> {
@@ -153,7 +189,7 @@ async function readAccount(
  * 1. Each request's account (scoped), user and sender, and 2. its blacklisted receivers dropped
  * (they replied STOP): one statement per account of the batch (readAccount).
  */
-async function resolveTargets(trx: Trx, sends: Send[]): Promise<void> {
+async function resolveTargets(trx: Executor, sends: Send[]): Promise<void> {
   const byAccount = new Map<string, Send[]>()
   const accountKey = (send: Send) =>
     `${send.request.target.scope.ownerId ?? '*'}\u0000${send.request.target.serviceName}`
@@ -289,10 +325,102 @@ async function charge(trx: Trx, sends: Send[]): Promise<QuotaDrop[]> {
   return drops
 }
 
-/** 5. The outgoing rows of every paid request: a few INSERTs for the whole batch. */
-async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
-  const paid = live(sends).filter((send) => send.source !== undefined)
-  const rows = paid.flatMap((send) => {
+/**
+ * 4 + 5 in one statement, when the whole batch has one payer and it is an account (login null: SMPP
+ * submits, account jobs): the conditional spend of the batch's sum, its ledger rows and the outgoing
+ * rows, the inserts joined to the spend's RETURNING, so that when the sum cannot be paid nothing is
+ * written. Rows and ledger entries go as one JSON parameter each, so the statement's text is the same
+ * for any batch. Answers false (nothing written, nothing set) when the batch does not qualify or the
+ * sum could not be paid: charge and insertOutgoingRows then do it step by step (each request on its
+ * own when the sum does not fit). Two round trips fewer per batch than those steps; true at once when
+ * no request has anything to pay.
+ */
+async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<boolean> {
+  const paying = live(sends).filter((send) => send.receivers.length > 0)
+  const first = paying[0]
+  // Nothing to pay (every request refused, or every receiver blacklisted): nothing to write either.
+  if (!first) return true
+  const accountId = (first.account as AccountRow).id
+  if (
+    paying.some((send) => send.request.target.login !== null || (send.account as AccountRow).id !== accountId)
+  ) {
+    return false
+  }
+  const total = paying.reduce((sum, send) => sum + (send.total as number), 0)
+  if (paying.some((send) => !Number.isInteger(send.total) || (send.total as number) <= 0)) return false
+  const rowsJson = JSON.stringify(outgoingRows(paying, () => 'account'))
+  const ledgerJson = JSON.stringify(
+    paying.map((send) => ({ hundredths: send.total, reference: `batch:${send.batchId}` })),
+  )
+  // jsonb refuses NUL and lone surrogates, which a text parameter takes (as U+FFFD for the latter):
+  // such a batch goes the step-by-step way, so that the same input gives the same answer.
+  if (UNSAFE_IN_JSONB.test(rowsJson) || UNSAFE_IN_JSONB.test(ledgerJson)) return false
+  const { rows } = await sql<{ left: number | string | null; ids: number[] | null }>`
+    with paid as (
+      update accounts set credits_left = credits_left - ${total}::int8
+       where id = ${accountId} and credits_left >= ${total}::int8
+      returning credits_left
+    ), ledger as (
+      insert into credit_ledger (account_id, kind, login, account_delta, quota_delta, counterparty, reference)
+      select ${accountId}, 'spend', null, -e.hundredths, 0, null, e.reference
+        from paid, jsonb_to_recordset(${ledgerJson}::jsonb) as e(hundredths int8, reference text)
+    ), inserted as (
+      insert into outgoing (${sql.join(OUTGOING_COLUMNS.map((c) => sql.ref(c)))})
+      select ${sql.join(OUTGOING_COLUMNS.map((c) => sql.ref(`r.${c}`)))}
+        from paid, jsonb_populate_recordset(null::outgoing, ${rowsJson}::jsonb) with ordinality as r
+       order by r.ordinality
+      returning id
+    )
+    select (select credits_left from paid) as left, (select json_agg(id order by id) from inserted) as ids`.execute(
+    trx,
+  )
+  const answer = rows[0]
+  if (!answer || answer.left === null) return false
+  let left = Number(answer.left) + total
+  const ids = answer.ids ?? []
+  let next = 0
+  for (const send of paying) {
+    left -= send.total as number
+    send.source = 'account'
+    send.left = left
+    send.ids = ids.slice(next, next + send.receivers.length).map(Number)
+    next += send.receivers.length
+  }
+  return true
+}
+
+const UNSAFE_IN_JSONB = /\\u(0000|d[89a-f])/i
+
+/** The columns insertOutgoingRows and chargeAndInsertAtOnce write (every other one has its default). */
+const OUTGOING_COLUMNS = [
+  'account_id',
+  'login',
+  'batch_id',
+  'message_id',
+  'smpp_receipt',
+  'sender',
+  'receiver',
+  'message',
+  'message_length',
+  'number_of_sms',
+  'coding',
+  'credits',
+  'spend_source',
+  'tag',
+  'class',
+  'priority',
+  'no_stop_clause',
+  'sender_for_response',
+  'differed_delivery',
+  'send_at',
+  'expires_at',
+  'tariff_code',
+  'created_at',
+] as const
+
+/** The outgoing rows of these (paid) requests, in their order, one per receiver. */
+function outgoingRows(paid: Send[], sourceOf: (send: Send) => SpendSource) {
+  return paid.flatMap((send) => {
     const { request } = send
     return (send.rows ?? []).map((row) => ({
       account_id: (send.account as AccountRow).id,
@@ -307,7 +435,7 @@ async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
       number_of_sms: request.analysis.parts,
       coding: request.analysis.encoding,
       credits: row.credits,
-      spend_source: send.source as SpendSource,
+      spend_source: sourceOf(send),
       tag: request.tag,
       class: request.smsClass,
       priority: request.priority,
@@ -320,6 +448,12 @@ async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
       created_at: request.now,
     }))
   })
+}
+
+/** 5. The outgoing rows of every paid request: a few INSERTs for the whole batch. */
+async function insertOutgoingRows(trx: Trx, sends: Send[]): Promise<void> {
+  const paid = live(sends).filter((send) => send.source !== undefined)
+  const rows = outgoingRows(paid, (send) => send.source as SpendSource)
   const ids = await insertOutgoing(trx, rows)
   let next = 0
   for (const send of paid) {

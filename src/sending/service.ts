@@ -15,7 +15,7 @@ import {
   type OutgoingFilters,
 } from './outgoing-repository.js'
 import { prepareSend, type SendInput, type SendingReport, type SendRequest } from './request.js'
-import { type Routable, writeSends } from './send-steps.js'
+import { type Routable, writeSends, writeSendsAtOnce } from './send-steps.js'
 import { resolveTarget, type Target } from './target.js'
 
 /** The send queue: requests are written by group commit (src/db/group-commit.ts), by writeSends. */
@@ -51,7 +51,7 @@ function ownFailure(error: unknown): unknown {
 export function createSendQueue(
   db: Db,
   rates: Config['rates'],
-  options: Partial<Omit<GroupCommitOptions<SendRequest>, 'key' | 'weight' | 'ownFailure'>> & {
+  options: Partial<Omit<GroupCommitOptions<SendRequest>, 'key' | 'weight' | 'ownFailure' | 'writeAtOnce'>> & {
     /** Receivers no carrier takes are refused (400); absent: every receiver is routable. */
     routable?: Routable
   } = {},
@@ -61,6 +61,7 @@ export function createSendQueue(
     db,
     (trx, batch) => writeSends(trx, batch, rates, routable),
     {
+      writeAtOnce: (db, batch) => writeSendsAtOnce(db, batch, rates, routable),
       maxBatch: 256,
       concurrency: 1,
       maxWeight: 5000,

@@ -306,7 +306,7 @@ export class SmppServer {
   private submit(bound: BoundSession, pdu: Pdu): void {
     const answer = (status: number, fields: Record<string, unknown> = {}) => {
       this.deps.events?.onSubmit?.(status)
-      bound.session.respond(pdu, fields, status)
+      bound.session.respondCorked(pdu, fields, status)
     }
     if (bound.inFlight >= bound.windowing) {
       answer(STATUS.ESME_RTHROTTLED)

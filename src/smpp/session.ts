@@ -201,6 +201,17 @@ export class SmppSession {
     this.raw.send(pdu.response(status === STATUS.ESME_ROK ? fields : { ...fields, command_status: status }))
   }
 
+  /**
+   * `respond`, written together with every other response given in the same tick
+   * (`corkUntilNextTick`), so the answers of one group-commit batch leave in one write (one
+   * syscall, one wake-up of the peer) instead of one each.
+   */
+  respondCorked(pdu: Pdu, fields: Record<string, unknown> = {}, status: number = STATUS.ESME_ROK): void {
+    if (!this.open) return
+    this.corkUntilNextTick()
+    this.respond(pdu, fields, status)
+  }
+
   /** Sends generic_nack for a PDU that cannot be answered in kind. */
   nack(sequenceNumber: number, status: number): void {
     if (!this.open) return

@@ -6,7 +6,9 @@ import type { LoadResult, LoadSpec } from './load.js'
 process.once('message', (message) => {
   void run(message as LoadSpec).then(
     (result) => {
-      process.send?.(result, () => process.disconnect())
+      // Exits once the summary is handed over: runLoad resolves on this process's exit, and a socket or
+      // timer left open by the run must not keep it (and the bench) waiting.
+      process.send?.(result, () => process.exit(0))
     },
     (error) => {
       console.error(error)

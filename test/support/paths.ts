@@ -1,7 +1,8 @@
 // Where the repository is and how to start one of its programs, whether the tests run as TypeScript
 // (`node --import tsx`, e.g. `npx tap --node-arg=--import=tsx test/x.test.ts`) or compiled into
 // dist-test/ (`npm test`: `tsc -p tsconfig.test.json` type-checks and emits in one pass, and tap runs the
-// JavaScript without a loader: every test process and every server it spawns loads in about half the time).
+// JavaScript without a loader: no tsx hooks in any test process or spawned server; 12 files took 18 % less
+// wall time than through tsx, measured side by side).
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'

@@ -6,6 +6,7 @@ import pg from 'pg'
 import type { Config } from '../config.js'
 import { lockDataDir } from './data-dir-lock.js'
 import { PGliteDialect } from './pglite-dialect.js'
+import { sharedPgliteRuntime } from './pglite-runtime.js'
 import type { Database } from './schema.js'
 import { readTemplate } from './template.js'
 
@@ -117,6 +118,7 @@ export async function createDb(
     const isNew = !dataDir || !existsSync(dataDir) || readdirSync(dataDir).length === 0
     const template = isNew ? readTemplate() : null
     pglite = await PGlite.create(dataDir, {
+      ...(await sharedPgliteRuntime()),
       parsers: { [INT8_OID]: parseInt8 },
       ...(template ? { loadDataDir: template } : {}),
     })

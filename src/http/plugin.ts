@@ -5,6 +5,7 @@ import type { TSchema } from 'typebox'
 import { installErrorHandlers, OVH_ERROR_CLASS } from '../errors.js'
 import { installRawJsonParser } from './json-body.js'
 import { refuseFragments } from './request-target.js'
+import { sharedSchemaCompilers } from './schema-compilers.js'
 import { formatSchemaErrors } from './schema-errors.js'
 import { refuseUnstorableValues } from './storable.js'
 
@@ -17,6 +18,7 @@ export function serverOptions(): FastifyServerOptions {
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { verbose: true, allErrors: false } },
     schemaErrorFormatter: formatSchemaErrors,
+    schemaController: sharedSchemaCompilers,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     // Errors Fastify meets before routing (a percent-escape that is not UTF-8): OVH's body too.
     frameworkErrors: (error, _request, reply) => {

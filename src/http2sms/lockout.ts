@@ -196,6 +196,12 @@ export class LoginGuard {
 
   /** The pair's failures are forgotten; the address is trusted for the login (renewed daily at most). */
   async succeeded(attempt: Attempt, now: Date, verdict: Verdict): Promise<void> {
+    if (
+      verdict.pairFailures === 0 &&
+      verdict.trustedUntil &&
+      verdict.trustedUntil.getTime() > this.renewFrom(now)
+    )
+      return
     const subjects = subjectsOf(attempt)
     if (verdict.pairFailures > 0) {
       await this.db.deleteFrom('http2sms_guard').where('subject', '=', subjects.pair).execute()

@@ -7,7 +7,8 @@ export const ROWS_CHANNEL = 'sms_mirror_rows'
 /**
  * One statement's changed rows: sms_users keys ([account id, login]) or accounts ids; `all`: anything.
  * `credentials`: a user's password, IP restrictions or identity changed (or it was created or deleted);
- * `login_failure`: a failed http2sms login was counted for this lockout subject (migration
+ * `login_failure`: a failed http2sms login was counted for this lockout subject, or this trust was
+ * deleted (migration
  * 20261205030000_http2sms_credential_notify).
  */
 export type RowChange =

@@ -63,12 +63,13 @@ const MAX_CLEAN = 10_000
 export class LoginGuard {
   /**
    * "Nothing against this login from this address, which it authenticated from lately", by attempt,
-   * with the trust's end and the pair's subject: such an attempt's verdict needs no query while no
-   * failure is counted for the pair (its 'g' notification, from any replica, drops the entry) and the
-   * trust lasts (no renewal due). Only with `changes`, and served only after their sync().
+   * with the trust's end: such an attempt's verdict needs no query while no failure is counted for
+   * the pair and the trust is not deleted (their 'g' notifications, from any replica, drop the entry)
+   * and the trust lasts (no renewal due). Only with `changes`, and served only after their sync().
    */
-  private readonly clean = new Map<string, { pair: string; trustedUntil: Date }>()
-  private readonly cleanByPair = new Map<string, string>()
+  private readonly clean = new Map<string, { pair: string; trusted: string; trustedUntil: Date }>()
+  /** The pair's and the trust's subjects → the attempt's key, to apply 'g' notifications. */
+  private readonly cleanBySubject = new Map<string, string>()
 
   constructor(
     private readonly db: Db,
@@ -78,9 +79,9 @@ export class LoginGuard {
     changes?.onChange((change) => {
       if (change.table === 'all') {
         this.clean.clear()
-        this.cleanByPair.clear()
+        this.cleanBySubject.clear()
       } else if (change.table === 'login_failure') {
-        const key = this.cleanByPair.get(change.subject)
+        const key = this.cleanBySubject.get(change.subject)
         if (key !== undefined) this.forget(key)
       }
     })
@@ -105,9 +106,12 @@ export class LoginGuard {
       verdict.trustedUntil &&
       verdict.trustedUntil.getTime() > this.renewFrom(now)
     ) {
-      const pair = subjectsOf(attempt).pair
-      const failed = this.changes.changedSince(mark, (c) => c.table === 'login_failure' && c.subject === pair)
-      if (!failed) this.keep(key, pair, verdict.trustedUntil)
+      const { pair, trusted } = subjectsOf(attempt)
+      const changed = this.changes.changedSince(
+        mark,
+        (c) => c.table === 'login_failure' && (c.subject === pair || c.subject === trusted),
+      )
+      if (!changed) this.keep(key, { pair, trusted, trustedUntil: verdict.trustedUntil })
     }
     return verdict
   }
@@ -117,18 +121,20 @@ export class LoginGuard {
     return now.getTime() + this.limits.trustedMs - 24 * 3_600_000
   }
 
-  private keep(key: string, pair: string, trustedUntil: Date): void {
+  private keep(key: string, entry: { pair: string; trusted: string; trustedUntil: Date }): void {
     this.forget(key)
     if (this.clean.size >= MAX_CLEAN) this.forget(this.clean.keys().next().value as string)
-    this.clean.set(key, { pair, trustedUntil })
-    this.cleanByPair.set(pair, key)
+    this.clean.set(key, entry)
+    this.cleanBySubject.set(entry.pair, key)
+    this.cleanBySubject.set(entry.trusted, key)
   }
 
   private forget(key: string): void {
     const entry = this.clean.get(key)
     if (!entry) return
     this.clean.delete(key)
-    this.cleanByPair.delete(entry.pair)
+    this.cleanBySubject.delete(entry.pair)
+    this.cleanBySubject.delete(entry.trusted)
   }
 
   private async read(attempt: Attempt, now: Date): Promise<Verdict> {

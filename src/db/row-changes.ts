@@ -4,10 +4,18 @@ import type { DbHandle, Subscription } from './index.js'
 /** The channel the row-change triggers announce on (migration 20261203020000_row_change_notify). */
 export const ROWS_CHANNEL = 'sms_mirror_rows'
 
-/** One statement's changed rows: sms_users keys ([account id, login]) or accounts ids; `all`: anything. */
+/**
+ * One statement's changed rows: sms_users keys ([account id, login]) or accounts ids; `all`: anything.
+ * `credentials`: a user's password, IP restrictions or identity changed (or it was created or deleted);
+ * `login_failure`: a failed http2sms login was counted for this lockout subject, or this trust was
+ * deleted (migration
+ * 20261205030000_http2sms_credential_notify).
+ */
 export type RowChange =
   | { table: 'sms_users'; keys: [number, string][] }
   | { table: 'accounts'; ids: number[] }
+  | { table: 'credentials'; key: [number, string] }
+  | { table: 'login_failure'; subject: string }
   | { table: 'all' }
 
 const LOG_SIZE = 4096
@@ -18,6 +26,14 @@ export function parseRowChange(payload: string): RowChange {
     if (payload === 'u*') return { table: 'all' }
     if (payload.startsWith('u')) return { table: 'sms_users', keys: JSON.parse(payload.slice(1)) }
     if (payload.startsWith('a')) return { table: 'accounts', ids: JSON.parse(payload.slice(1)) }
+    if (payload.startsWith('c')) {
+      const key = JSON.parse(payload.slice(1))
+      if (Array.isArray(key) && typeof key[0] === 'number' && typeof key[1] === 'string') {
+        return { table: 'credentials', key: [key[0], key[1]] }
+      }
+    }
+    if (payload.startsWith('g') && payload.length > 1)
+      return { table: 'login_failure', subject: payload.slice(1) }
   } catch {}
   return { table: 'all' }
 }

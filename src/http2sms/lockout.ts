@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import ipaddr from 'ipaddr.js'
 import { sql } from 'kysely'
 import type { Db } from '../db/index.js'
+import type { RowChanges } from '../db/row-changes.js'
 
 /**
  * The lockout of failed logins, in the database so that every replica counts the same failures,
@@ -56,13 +57,87 @@ const subjectsOf = (attempt: Attempt) => ({
 /** Expired rows deleted per failure: more than a failure writes, so the table shrinks back. */
 const PURGE_BATCH = 500
 
+/** Verdicts kept per process (see LoginGuard): this many attempts' at most. */
+const MAX_CLEAN = 10_000
+
 export class LoginGuard {
+  /**
+   * "Nothing against this login from this address, which it authenticated from lately", by attempt,
+   * with the trust's end: such an attempt's verdict needs no query while no failure is counted for
+   * the pair and the trust is not deleted (their 'g' notifications, from any replica, drop the entry)
+   * and the trust lasts (no renewal due). Only with `changes`, and served only after their sync().
+   */
+  private readonly clean = new Map<string, { pair: string; trusted: string; trustedUntil: Date }>()
+  /** The pair's and the trust's subjects → the attempt's key, to apply 'g' notifications. */
+  private readonly cleanBySubject = new Map<string, string>()
+
   constructor(
     private readonly db: Db,
     private readonly limits: typeof LOCKOUT = LOCKOUT,
-  ) {}
+    private readonly changes: RowChanges | null = null,
+  ) {
+    changes?.onChange((change) => {
+      if (change.table === 'all') {
+        this.clean.clear()
+        this.cleanBySubject.clear()
+      } else if (change.table === 'login_failure') {
+        const key = this.cleanBySubject.get(change.subject)
+        if (key !== undefined) this.forget(key)
+      }
+    })
+  }
 
-  async check(attempt: Attempt, now: Date): Promise<Verdict> {
+  /**
+   * The verdict on an attempt before its password is checked. `synced`: the caller's
+   * RowChanges.sync() resolved after the request arrived (a clean verdict may then come from memory).
+   */
+  async check(attempt: Attempt, now: Date, synced = false): Promise<Verdict> {
+    const key = `${attempt.account}\u0000${attempt.login}\u0000${attempt.address}`
+    const kept = synced && this.changes?.live ? this.clean.get(key) : undefined
+    if (kept && kept.trustedUntil.getTime() > this.renewFrom(now)) {
+      return { refusal: null, pairFailures: 0, trustedUntil: kept.trustedUntil }
+    }
+    const mark = this.changes?.mark() ?? -1
+    const verdict = await this.read(attempt, now)
+    if (
+      this.changes &&
+      verdict.refusal === null &&
+      verdict.pairFailures === 0 &&
+      verdict.trustedUntil &&
+      verdict.trustedUntil.getTime() > this.renewFrom(now)
+    ) {
+      const { pair, trusted } = subjectsOf(attempt)
+      const changed = this.changes.changedSince(
+        mark,
+        (c) => c.table === 'login_failure' && (c.subject === pair || c.subject === trusted),
+      )
+      if (!changed) this.keep(key, { pair, trusted, trustedUntil: verdict.trustedUntil })
+    }
+    return verdict
+  }
+
+  /** After this instant, a success renews the address's trust (a write): not served from memory. */
+  private renewFrom(now: Date): number {
+    return now.getTime() + this.limits.trustedMs - 24 * 3_600_000
+  }
+
+  private keep(key: string, entry: { pair: string; trusted: string; trustedUntil: Date }): void {
+    this.forget(key)
+    if (this.clean.size >= MAX_CLEAN) this.forget(this.clean.keys().next().value as string)
+    this.clean.set(key, entry)
+    this.cleanBySubject.set(entry.pair, key)
+    this.cleanBySubject.set(entry.trusted, key)
+  }
+
+  private forget(key: string): void {
+    const entry = this.clean.get(key)
+    if (!entry) return
+    this.clean.delete(key)
+    this.cleanBySubject.delete(entry.pair)
+    this.cleanBySubject.delete(entry.trusted)
+  }
+
+  private async read(attempt: Attempt, now: Date): Promise<Verdict> {
     const subjects = subjectsOf(attempt)
     const rows = await this.db
       .selectFrom('http2sms_guard')
@@ -127,12 +202,17 @@ export class LoginGuard {
 
   /** The pair's failures are forgotten; the address is trusted for the login (renewed daily at most). */
   async succeeded(attempt: Attempt, now: Date, verdict: Verdict): Promise<void> {
+    if (
+      verdict.pairFailures === 0 &&
+      verdict.trustedUntil &&
+      verdict.trustedUntil.getTime() > this.renewFrom(now)
+    )
+      return
     const subjects = subjectsOf(attempt)
     if (verdict.pairFailures > 0) {
       await this.db.deleteFrom('http2sms_guard').where('subject', '=', subjects.pair).execute()
     }
-    const renewFrom = now.getTime() + this.limits.trustedMs - 24 * 3_600_000
-    if (verdict.trustedUntil && verdict.trustedUntil.getTime() > renewFrom) return
+    if (verdict.trustedUntil && verdict.trustedUntil.getTime() > this.renewFrom(now)) return
     const expiresAt = new Date(now.getTime() + this.limits.trustedMs)
     await this.db
       .insertInto('http2sms_guard')

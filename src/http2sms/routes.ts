@@ -1,12 +1,11 @@
-import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { fromHundredths } from '../accounts/amounts.js'
 import { ALL_OWNERS } from '../auth/scope.js'
 import { ApiError } from '../errors.js'
-import { ipAllowed } from '../fields/ip.js'
 import { SenderRefused } from '../senders/service.js'
 import { creditLeftAfter } from '../sending/send-steps.js'
 import { sendMessages } from '../sending/service.js'
+import { CredentialCache } from './credential-cache.js'
 import { countedAddress, LoginGuard } from './lockout.js'
 import { Http2smsParams, readParams } from './params.js'
 import { type ContentType, type Outcome, renderOutcome } from './render.js'
@@ -48,15 +47,11 @@ function parisOffsetMs(at: Date): number {
   )
 }
 
-const sameText = (a: string, b: string) => {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
-
 export const http2smsRoutes: FastifyPluginAsync = async (app) => {
   const { db, clock } = app
-  const guard = new LoginGuard(db)
+  const changes = app.rowChanges
+  const guard = new LoginGuard(db, undefined, changes)
+  const credentials = new CredentialCache(changes, app.secretBox)
 
   const handle = async (raw: Record<string, unknown>, ip: string, reply: FastifyReply) => {
     const read = readParams(raw)
@@ -73,18 +68,22 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
     }
 
     const attempt = { account: serviceName, login, address: countedAddress(ip) }
-    const verdict = await guard.check(attempt, now)
+    // One barrier for both caches (credentials, lockout verdicts): after it, every change committed
+    // before this request arrived has been heard, in whichever process it was made.
+    const synced =
+      changes.live &&
+      (await changes.sync().then(
+        () => true,
+        () => false,
+      ))
+    const verdict = await guard.check(attempt, now, synced)
     if (verdict.refusal) return answer(contentType, { status: 401, message: verdict.refusal })
-    // From the process's user cache (src/users/cache.ts: no round trip once cached, never older than
-    // a change committed before this request arrived). What is left to spend comes with the send's
-    // report: the answer after the send must not need the database again (a failure there would
-    // answer an error for a message already accepted, inviting a second send).
-    const user = await app.userCache.find(db, ALL_OWNERS, serviceName, login)
+    // What is left to spend comes with the send's report: the answer after the send must not need
+    // the database again (a failure there would answer an error for a message already accepted,
+    // inviting a second send).
+    const checked = await credentials.verify(db, synced, serviceName, login, password, ip)
     // Both checked, one answer: a refused address must not tell that the password was right.
-    const passwordRight = user !== undefined && sameText(app.secretBox.open(user.password_enc), password)
-    const addressAllowed =
-      user !== undefined && (user.ip_restrictions.length === 0 || ipAllowed(ip, user.ip_restrictions))
-    if (!user || !passwordRight || !addressAllowed) {
+    if (!checked?.passwordRight || !checked.addressAllowed) {
       await guard.failed(attempt, now)
       return answer(contentType, {
         status: 401,

@@ -3,7 +3,7 @@ import { ALL_OWNERS } from '../auth/scope.js'
 import { ApiError } from '../errors.js'
 import { prepareSend, type SendRequest } from '../sending/request.js'
 import { type Pdu, STATUS } from '../smpp/session.js'
-import { decodeText } from '../smpp/short-message.js'
+import { type DecodedText, decodeText } from '../smpp/short-message.js'
 
 /** A submit_sm checked: the request for the send queue, or the status that refuses it (nothing written). */
 export type CheckedSubmit = { ok: true; request: SendRequest } | { ok: false; status: number; reason: string }
@@ -72,6 +72,26 @@ function senderOf(pdu: Pdu): string | { status: number; reason: string } {
   }
 }
 
+/** Texts decoded lately, by data_coding, esm_class and short_message bytes (a bulk send repeats one text). */
+const decoded = new Map<string, DecodedText>()
+const DECODED_MAX = 256
+
+/**
+ * decodeText, remembered for short_message texts: decoding GSM 03.38 through the `smpp` library took
+ * 10.8 µs of checkSubmit's 23 µs for a 29-character text; a hit costs a latin1 string of the bytes.
+ */
+function textOf(pdu: Pdu): DecodedText {
+  const bytes = pdu.short_message
+  if (!Buffer.isBuffer(bytes) || bytes.length === 0) return decodeText(pdu)
+  const key = `${Number(pdu.data_coding ?? 0)}:${Number(pdu.esm_class ?? 0)}:${bytes.toString('latin1')}`
+  const known = decoded.get(key)
+  if (known) return known
+  const text = decodeText(pdu)
+  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string)
+  decoded.set(key, text)
+  return text
+}
+
 /** The checks of one submit_sm that need no database; the send steps do the rest (sender, credits…). */
 export function checkSubmit(pdu: Pdu, serviceName: string, now: Date): CheckedSubmit {
   const sender = senderOf(pdu)
@@ -88,7 +108,7 @@ export function checkSubmit(pdu: Pdu, serviceName: string, now: Date): CheckedSu
   if (!/^\d{6,15}$/.test(destination)) {
     return refuse(STATUS.ESME_RINVDSTADR, 'destination_addr must be an international number without +')
   }
-  const text = decodeText(pdu)
+  const text = textOf(pdu)
   if (!text.ok) return refuse(text.status, text.reason)
   if (text.text.length === 0) return refuse(STATUS.ESME_RINVMSGLEN, 'the message is empty')
   const schedule = smppTime(pdu.schedule_delivery_time, now)

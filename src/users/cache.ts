@@ -40,7 +40,7 @@ export class UserCache {
           const name = this.byUser.get(`${accountId}${sep}${login}`)
           if (name !== undefined) this.drop(name)
         }
-      } else {
+      } else if (change.table === 'accounts') {
         const ids = new Set(change.ids)
         for (const [name, entry] of this.byName) if (ids.has(entry.accountId)) this.drop(name)
       }

@@ -51,11 +51,11 @@ export async function writeSends(
 }
 
 /**
- * writeSends without a transaction, for group commit's fast path: a batch whose requests are all
- * sent from one account (login null: SMPP submits, account jobs) is read in one statement and written
- * in one (chargeAndInsertAtOnce: spend, ledger and outgoing rows, atomic on its own), two round trips
- * instead of the six of BEGIN … COMMIT. Answers null, having written nothing, when the batch does not
- * qualify or its sum cannot be paid at once: writeSends then writes it in a transaction.
+ * writeSends without a transaction, for group commit's fast path: the batch (any accounts, any
+ * users) is read in one statement per account and written in one (chargeAndInsertAtOnce: every
+ * payer's spend, the ledger and outgoing rows, atomic on its own), two round trips instead of the six
+ * of BEGIN … COMMIT. Answers null, having written nothing, when a payer cannot pay its sum at once, a
+ * quota would cross its alert threshold, or a user is gone: writeSends then writes it in a transaction.
  */
 export async function writeSendsAtOnce(
   db: Db,
@@ -63,13 +63,7 @@ export async function writeSendsAtOnce(
   rates: Config['rates'],
   routable: Routable = () => true,
 ): Promise<Outcome<SendingReport>[] | null> {
-  const firstTarget = batch[0]?.target
-  if (!firstTarget) return null
-  const sameAccount = (target: SendRequest['target']) =>
-    target.login === null &&
-    target.serviceName === firstTarget.serviceName &&
-    target.scope.ownerId === firstTarget.scope.ownerId
-  if (!batch.every((request) => sameAccount(request.target))) return null
+  if (batch.length === 0) return null
   const sends = batch.map((request): Send => ({ request, refusal: null, receivers: request.receivers }))
   refuseUnroutable(sends, routable)
   await resolveTargets(db, sends)
@@ -90,6 +84,8 @@ type Send = {
   /** Set by the step that refuses it; the later steps pass it by. */
   refusal: ApiError | null
   account?: AccountRow
+  /** Whether its user's quota was active when read (a hint: the spend decides under lock). */
+  quotaActive?: boolean
   sender?: string
   batchId?: string
   /** The receivers still to send to (blacklisted ones are dropped). */
@@ -137,7 +133,8 @@ function refuseUnroutable(sends: Send[], routable: Routable): void {
  */
 type AccountReads = {
   account: AccountRow
-  logins: Set<string>
+  /** The batch's logins that are users of the account, with whether their quota is active. */
+  logins: Map<string, boolean>
   senders: Map<string, string>
   defaultSender: string | null
   blacklisted: Set<string>
@@ -152,7 +149,9 @@ async function readAccount(
     .selectFrom('accounts as a')
     .selectAll('a')
     .select([
-      sql<string[]>`coalesce((select json_agg(u.login) from sms_users as u
+      sql<
+        [string, boolean][]
+      >`coalesce((select json_agg(json_build_array(u.login, u.quota_status = 'active')) from sms_users as u
         where u.account_id = a.id and u.login = any(${wanted.logins}::text[])), '[]'::json)`.as(
         'batch_logins',
       ),
@@ -178,7 +177,7 @@ async function readAccount(
   const { batch_logins, batch_senders, batch_default_sender, batch_blacklisted, ...account } = row
   return {
     account: account as AccountRow,
-    logins: new Set(batch_logins),
+    logins: new Map(batch_logins),
     senders: new Map(batch_senders),
     defaultSender: batch_default_sender,
     blacklisted: new Set(batch_blacklisted),
@@ -249,6 +248,7 @@ async function resolveTargets(trx: Executor, sends: Send[]): Promise<void> {
         continue
       }
       send.account = reads.account
+      send.quotaActive = login !== null && reads.logins.get(login) === true
       send.sender = sender
       send.batchId = randomUUID()
       if (reads.blacklisted.size === 0) continue
@@ -326,62 +326,169 @@ async function charge(trx: Trx, sends: Send[]): Promise<QuotaDrop[]> {
 }
 
 /**
- * 4 + 5 in one statement, when the whole batch has one payer and it is an account (login null: SMPP
- * submits, account jobs): the conditional spend of the batch's sum, its ledger rows and the outgoing
- * rows, the inserts joined to the spend's RETURNING, so that when the sum cannot be paid nothing is
- * written. Rows and ledger entries go as one JSON parameter each, so the statement's text is the same
- * for any batch. Answers false (nothing written, nothing set) when the batch does not qualify or the
- * sum could not be paid: charge and insertOutgoingRows then do it step by step (each request on its
- * own when the sum does not fit). Two round trips fewer per batch than those steps; true at once when
- * no request has anything to pay.
+ * 4 + 5 in one statement, for any payers (accounts and users of the batch, any number of each): the
+ * spend of each payer's sum — a user's active quota, else its account — its ledger rows and the
+ * outgoing rows, so that when any part cannot be paid nothing is written at all:
+ *
+ * - the accounts that pay for some request (as read: account sends, users whose quota was inactive)
+ *   are locked first in id order, then the paying users' rows in (account, login) order — the users'
+ *   own service locks account then user, so a deletion or quota change cannot deadlock with it —, so
+ *   the values checked are the latest committed ones and stay so until this statement commits;
+ * - one verdict is computed from those locked rows: every user still exists, every active quota holds
+ *   its user's sum without crossing the user's alert threshold (a crossing writes an alert: that batch
+ *   goes the transaction path, raiseAlerts), every account holds the sum of its payers that spend from
+ *   it (account sends, users whose quota is inactive);
+ * - every UPDATE and INSERT is conditional on that verdict: one UPDATE … FROM for all quotas, one for
+ *   all accounts, one INSERT for the ledger, one for the outgoing rows.
+ *
+ * Payers, ledger entries and rows go as one JSON parameter each, so the statement's text is the same
+ * for any batch. Answers false (nothing written, nothing set) when the verdict is no or the batch
+ * cannot go as JSON: charge and insertOutgoingRows then do it step by step (each request on its own
+ * when a sum does not fit). Statements per batch: this one instead of UPDATE(s), ledger INSERT,
+ * outgoing INSERT (and BEGIN … COMMIT on its own); true at once when no request has anything to pay.
  */
 async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<boolean> {
   const paying = live(sends).filter((send) => send.receivers.length > 0)
-  const first = paying[0]
   // Nothing to pay (every request refused, or every receiver blacklisted): nothing to write either.
-  if (!first) return true
-  const accountId = (first.account as AccountRow).id
-  if (
-    paying.some((send) => send.request.target.login !== null || (send.account as AccountRow).id !== accountId)
-  ) {
-    return false
-  }
-  const total = paying.reduce((sum, send) => sum + (send.total as number), 0)
+  if (paying.length === 0) return true
   if (paying.some((send) => !Number.isInteger(send.total) || (send.total as number) <= 0)) return false
+  const payerKey = (accountId: number, login: string | null) => `${accountId}\u0000${login ?? ''}`
+  const payers = new Map<string, { account_id: number; login: string | null; total: number }>()
+  for (const send of paying) {
+    const accountId = (send.account as AccountRow).id
+    const { login } = send.request.target
+    const key = payerKey(accountId, login)
+    const payer = payers.get(key)
+    if (payer) payer.total += send.total as number
+    else payers.set(key, { account_id: accountId, login, total: send.total as number })
+  }
+  // The accounts that pay for some request (account sends, users whose quota was inactive when read)
+  // are locked first, then the paying users: the order of the users' own service (account, then
+  // user), so that this statement and a user's deletion or quota change cannot deadlock. A quota that
+  // changed state since the read makes its account needed but not locked: the verdict says no.
+  const accountIds = [
+    ...new Set(paying.filter((send) => !send.quotaActive).map((send) => (send.account as AccountRow).id)),
+  ]
+  const payersJson = JSON.stringify([...payers.values()])
   const rowsJson = JSON.stringify(outgoingRows(paying, () => 'account'))
   const ledgerJson = JSON.stringify(
-    paying.map((send) => ({ hundredths: send.total, reference: `batch:${send.batchId}` })),
+    paying.map((send) => ({
+      account_id: (send.account as AccountRow).id,
+      login: send.request.target.login,
+      hundredths: send.total,
+      reference: `batch:${send.batchId}`,
+    })),
   )
   // jsonb refuses NUL and lone surrogates, which a text parameter takes (as U+FFFD for the latter):
   // such a batch goes the step-by-step way, so that the same input gives the same answer.
-  if (UNSAFE_IN_JSONB.test(rowsJson) || UNSAFE_IN_JSONB.test(ledgerJson)) return false
-  const { rows } = await sql<{ left: number | string | null; ids: number[] | null }>`
-    with paid as (
-      update accounts set credits_left = credits_left - ${total}::int8
-       where id = ${accountId} and credits_left >= ${total}::int8
-      returning credits_left
+  if (
+    UNSAFE_IN_JSONB.test(rowsJson) ||
+    UNSAFE_IN_JSONB.test(ledgerJson) ||
+    UNSAFE_IN_JSONB.test(payersJson)
+  ) {
+    return false
+  }
+  const outgoingSelect = OUTGOING_COLUMNS.map((c) =>
+    c === 'spend_source' ? sql`p.source` : sql.ref(`r.${c}`),
+  )
+  const { rows } = await sql<{
+    ok: boolean | null
+    accounts: [number, number | string][] | null
+    quotas: [number, string, number | string][] | null
+    ids: number[] | null
+  }>`
+    with v as materialized (
+      select * from jsonb_to_recordset(${payersJson}::jsonb) as v(account_id int4, login text, total int8)
+    ), a as materialized (
+      select a.id, a.credits_left from accounts as a
+       where a.id = any(${accountIds}::int4[])
+       order by a.id
+         for update
+    ), u as materialized (
+      select u.account_id, u.login, u.quota_status, u.quota_left, u.alert_threshold
+        from sms_users as u join v on v.account_id = u.account_id and v.login = u.login
+       where (select count(*) from a) >= 0
+       order by u.account_id, u.login collate "C"
+         for update of u
+    ), p as materialized (
+      select v.account_id, v.login, v.total, u.quota_left, u.alert_threshold,
+             case when u.quota_status = 'active' then 'quota' else 'account' end as source,
+             (v.login is null or u.login is not null) as found
+        from v left join u on u.account_id = v.account_id and u.login = v.login
+    ), need as (
+      select account_id, sum(total)::int8 as total from p where source = 'account' group by account_id
+    ), verdict as (
+      select coalesce((select bool_and(p.found and (p.source = 'account' or (
+                 p.quota_left >= p.total and not (p.alert_threshold >= 0
+                   and p.quota_left > p.alert_threshold * 100
+                   and p.quota_left - p.total <= p.alert_threshold * 100)))) from p), false)
+         and (select count(*) from a) = ${accountIds.length}
+         and not exists (select 1 from need left join a on a.id = need.account_id
+                          where a.id is null or a.credits_left < need.total) as ok
+    ), account_paid as (
+      update accounts as t set credits_left = t.credits_left - need.total
+        from need
+       where t.id = need.account_id and (select ok from verdict)
+      returning t.id, t.credits_left
+    ), quota_paid as (
+      update sms_users as t set quota_left = t.quota_left - p.total
+        from p
+       where p.source = 'quota' and t.account_id = p.account_id and t.login = p.login
+         and (select ok from verdict)
+      returning t.account_id, t.login, t.quota_left
     ), ledger as (
       insert into credit_ledger (account_id, kind, login, account_delta, quota_delta, counterparty, reference)
-      select ${accountId}, 'spend', null, -e.hundredths, 0, null, e.reference
-        from paid, jsonb_to_recordset(${ledgerJson}::jsonb) as e(hundredths int8, reference text)
+      select e.account_id, 'spend', e.login,
+             case when p.source = 'account' then -e.hundredths else 0 end,
+             case when p.source = 'quota' then -e.hundredths else 0 end,
+             null, e.reference
+        from jsonb_to_recordset(${ledgerJson}::jsonb) as e(account_id int4, login text, hundredths int8, reference text)
+        join p on p.account_id = e.account_id and p.login is not distinct from e.login
+       where (select ok from verdict)
     ), inserted as (
       insert into outgoing (${sql.join(OUTGOING_COLUMNS.map((c) => sql.ref(c)))})
-      select ${sql.join(OUTGOING_COLUMNS.map((c) => sql.ref(`r.${c}`)))}
-        from paid, jsonb_populate_recordset(null::outgoing, ${rowsJson}::jsonb) with ordinality as r
+      select ${sql.join(outgoingSelect)}
+        from jsonb_populate_recordset(null::outgoing, ${rowsJson}::jsonb) with ordinality as r
+        join p on p.account_id = r.account_id and p.login is not distinct from r.login
+       where (select ok from verdict)
        order by r.ordinality
       returning id
     )
-    select (select credits_left from paid) as left, (select json_agg(id order by id) from inserted) as ids`.execute(
-    trx,
-  )
+    select (select ok from verdict) as ok,
+           (select json_agg(json_build_array(id, credits_left)) from account_paid) as accounts,
+           (select json_agg(json_build_array(account_id, login, quota_left)) from quota_paid) as quotas,
+           (select json_agg(id order by id) from inserted) as ids`.execute(trx)
   const answer = rows[0]
-  if (!answer || answer.left === null) return false
-  let left = Number(answer.left) + total
+  if (!answer?.ok) return false
+  // What each payer had left after all its spends; walked back to each request in the batch's order.
+  const accountLeft = new Map<number, number>()
+  for (const [id, left] of answer.accounts ?? []) accountLeft.set(Number(id), Number(left))
+  const quotaLeft = new Map<string, number>()
+  for (const [accountId, login, left] of answer.quotas ?? []) {
+    quotaLeft.set(payerKey(Number(accountId), login), Number(left))
+  }
+  const quotaPays = (send: Send) =>
+    send.request.target.login !== null &&
+    quotaLeft.has(payerKey((send.account as AccountRow).id, send.request.target.login))
+  const before = new Map<string, number>()
+  for (const send of paying) {
+    const accountId = (send.account as AccountRow).id
+    const key = quotaPays(send) ? payerKey(accountId, send.request.target.login) : `a${accountId}`
+    before.set(key, (before.get(key) ?? 0) + (send.total as number))
+  }
+  for (const [key, spent] of before) {
+    const after = key.startsWith('a') ? accountLeft.get(Number(key.slice(1))) : quotaLeft.get(key)
+    before.set(key, (after ?? 0) + spent)
+  }
   const ids = answer.ids ?? []
   let next = 0
   for (const send of paying) {
-    left -= send.total as number
-    send.source = 'account'
+    const accountId = (send.account as AccountRow).id
+    const quota = quotaPays(send)
+    const key = quota ? payerKey(accountId, send.request.target.login) : `a${accountId}`
+    const left = (before.get(key) as number) - (send.total as number)
+    before.set(key, left)
+    send.source = quota ? 'quota' : 'account'
     send.left = left
     send.ids = ids.slice(next, next + send.receivers.length).map(Number)
     next += send.receivers.length

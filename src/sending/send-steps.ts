@@ -11,6 +11,7 @@ import { type ApiError, badRequest, notFound, SERVICE_NOT_FOUND } from '../error
 import { SenderRefused } from '../senders/service.js'
 import { userNotFound } from '../users/service.js'
 import { insertOutgoing } from './outgoing-repository.js'
+import { CACHED_BLACKLIST_MAX, CACHED_SENDERS_MAX, SendReadCache } from './read-cache.js'
 import type { Receiver, SendingReport, SendRequest } from './request.js'
 
 type Trx = Transaction<Database>
@@ -62,13 +63,22 @@ export async function writeSendsAtOnce(
   batch: readonly SendRequest[],
   rates: Config['rates'],
   routable: Routable = () => true,
+  cache?: SendReadCache,
 ): Promise<Outcome<SendingReport>[] | null> {
   if (batch.length === 0) return null
   const sends = batch.map((request): Send => ({ request, refusal: null, receivers: request.receivers }))
   refuseUnroutable(sends, routable)
-  await resolveTargets(db, sends)
+  const usedCache = await resolveTargets(db, sends, cache)
   price(sends, rates)
-  if (!(await chargeAndInsertAtOnce(db, sends))) return null
+  let written = false
+  try {
+    written = await chargeAndInsertAtOnce(db, sends, usedCache)
+  } finally {
+    // Stale reads (or a payer that cannot pay at once): the transaction path reads afresh, and so
+    // does the next batch of these accounts.
+    if (!written && cache) cache.drop(live(sends).map((send) => (send.account as AccountRow).id))
+  }
+  if (!written) return null
   return sends.map(
     (send): Outcome<SendingReport> =>
       send.refusal ? { ok: false, error: send.refusal } : { ok: true, value: report(send) },
@@ -126,10 +136,11 @@ function refuseUnroutable(sends: Send[], routable: Routable): void {
 
 /**
  * What a batch reads about one account, in one statement: the account (scoped), which of the batch's
- * logins are its users, the status of each sender the batch names, its default sender (when a request
- * names none), and which of the batch's receivers are on its blacklist. One round trip per account
- * per batch instead of four (account, users, sender, blacklist); arrays as parameters, so its text is
- * the same for any batch.
+ * logins are its users (with whether their quota is active), every sender of the account with its
+ * status and its default sender, and its whole blacklist — or, for an account with more senders or
+ * blacklisted numbers than the cache keeps, only those the batch names (`complete` false). One round
+ * trip per account per batch instead of four; arrays as parameters, so its text is the same for any
+ * batch. A complete read is what the send-read cache keeps (src/sending/read-cache.ts).
  */
 type AccountReads = {
   account: AccountRow
@@ -143,8 +154,8 @@ type AccountReads = {
 async function readAccount(
   trx: Executor,
   target: Send['request']['target'],
-  wanted: { logins: string[]; senders: string[]; needsDefault: boolean; numbers: string[] },
-): Promise<AccountReads | undefined> {
+  wanted: { logins: string[]; senders: string[]; numbers: string[] },
+): Promise<{ reads: AccountReads; complete: boolean } | undefined> {
   let query = trx
     .selectFrom('accounts as a')
     .selectAll('a')
@@ -155,43 +166,79 @@ async function readAccount(
         where u.account_id = a.id and u.login = any(${wanted.logins}::text[])), '[]'::json)`.as(
         'batch_logins',
       ),
-      sql<
-        [string, string][]
-      >`coalesce((select json_agg(json_build_array(s.sender, s.status)) from senders as s
-        where s.account_id = a.id and s.sender = any(${wanted.senders}::text[])), '[]'::json)`.as(
-        'batch_senders',
-      ),
-      sql<string | null>`case when ${wanted.needsDefault}::bool then (select s.sender from senders as s
-        where s.account_id = a.id and s.status = 'enable' order by s.created_at, s.sender limit 1) end`.as(
-        'batch_default_sender',
-      ),
-      sql<string[]>`coalesce((select json_agg(b.number) from blacklist as b
-        where b.account_id = a.id and b.number = any(${wanted.numbers}::text[])), '[]'::json)`.as(
-        'batch_blacklisted',
-      ),
+      sql<boolean>`(select count(*) from (select 1 from senders as s where s.account_id = a.id
+        limit ${CACHED_SENDERS_MAX + 1}) as n) <= ${CACHED_SENDERS_MAX}`.as('senders_complete'),
+      sql<boolean>`(select count(*) from (select 1 from blacklist as b where b.account_id = a.id
+        limit ${CACHED_BLACKLIST_MAX + 1}) as n) <= ${CACHED_BLACKLIST_MAX}`.as('blacklist_complete'),
     ])
     .where('a.service_name', '=', target.serviceName)
   if (target.scope.ownerId !== undefined) query = query.where('a.owner_id', '=', target.scope.ownerId)
-  const row = await query.executeTakeFirst()
+  const outer = trx
+    .selectFrom(query.as('r'))
+    .selectAll('r')
+    .select([
+      sql<
+        [string, string][]
+      >`coalesce((select json_agg(json_build_array(s.sender, s.status)) from senders as s
+        where s.account_id = r.id and (r.senders_complete or s.sender = any(${wanted.senders}::text[]))), '[]'::json)`.as(
+        'batch_senders',
+      ),
+      sql<string | null>`(select s.sender from senders as s
+        where s.account_id = r.id and s.status = 'enable' order by s.created_at, s.sender limit 1)`.as(
+        'batch_default_sender',
+      ),
+      sql<string[]>`coalesce((select json_agg(b.number) from blacklist as b
+        where b.account_id = r.id and (r.blacklist_complete or b.number = any(${wanted.numbers}::text[]))), '[]'::json)`.as(
+        'batch_blacklisted',
+      ),
+    ])
+  const row = await outer.executeTakeFirst()
   if (!row) return undefined
-  const { batch_logins, batch_senders, batch_default_sender, batch_blacklisted, ...account } = row
+  const {
+    batch_logins,
+    batch_senders,
+    batch_default_sender,
+    batch_blacklisted,
+    senders_complete,
+    blacklist_complete,
+    ...account
+  } = row
   return {
-    account: account as AccountRow,
-    logins: new Map(batch_logins),
-    senders: new Map(batch_senders),
-    defaultSender: batch_default_sender,
-    blacklisted: new Set(batch_blacklisted),
+    reads: {
+      account: account as AccountRow,
+      logins: new Map(batch_logins),
+      senders: new Map(batch_senders),
+      defaultSender: batch_default_sender,
+      blacklisted: new Set(batch_blacklisted),
+    },
+    complete: senders_complete && blacklist_complete,
   }
+}
+
+/** Whether cached reads answer every request of the group without refusing any of them. */
+function answersAll(reads: AccountReads, group: Send[]): boolean {
+  for (const send of group) {
+    const { login } = send.request.target
+    if (login !== null && !reads.logins.has(login)) return false
+    const given = send.request.sender
+    if (given) {
+      if (reads.senders.get(given) !== 'enable') return false
+    } else if (reads.defaultSender === null && !send.request.senderForResponse) {
+      return false
+    }
+  }
+  return true
 }
 
 /**
  * 1. Each request's account (scoped), user and sender, and 2. its blacklisted receivers dropped
  * (they replied STOP): one statement per account of the batch (readAccount).
  */
-async function resolveTargets(trx: Executor, sends: Send[]): Promise<void> {
+async function resolveTargets(trx: Executor, sends: Send[], cache?: SendReadCache): Promise<boolean> {
+  let usedCache = false
   const byAccount = new Map<string, Send[]>()
   const accountKey = (send: Send) =>
-    `${send.request.target.scope.ownerId ?? '*'}\u0000${send.request.target.serviceName}`
+    SendReadCache.key(send.request.target.scope.ownerId, send.request.target.serviceName)
   for (const send of sends) {
     if (send.refusal) continue
     const key = accountKey(send)
@@ -199,23 +246,32 @@ async function resolveTargets(trx: Executor, sends: Send[]): Promise<void> {
     if (group) group.push(send)
     else byAccount.set(key, [send])
   }
-  for (const group of byAccount.values()) {
-    const logins = new Set<string>()
-    const senders = new Set<string>()
-    const numbers = new Set<string>()
-    let needsDefault = false
-    for (const send of group) {
-      if (send.request.target.login !== null) logins.add(send.request.target.login)
-      if (send.request.sender) senders.add(send.request.sender)
-      else needsDefault = true
-      for (const receiver of send.receivers) numbers.add(receiver.number)
+  for (const [key, group] of byAccount) {
+    let reads: AccountReads | undefined = cache?.get(key)
+    if (reads && answersAll(reads, group)) {
+      usedCache = true
+      ;(cache as SendReadCache).stats.hits++
+    } else {
+      const logins = new Set<string>()
+      const senders = new Set<string>()
+      const numbers = new Set<string>()
+      for (const send of group) {
+        if (send.request.target.login !== null) logins.add(send.request.target.login)
+        if (send.request.sender) senders.add(send.request.sender)
+        for (const receiver of send.receivers) numbers.add(receiver.number)
+      }
+      const mark = cache?.mark() ?? -1
+      const read = await readAccount(trx, (group[0] as Send).request.target, {
+        logins: [...logins],
+        senders: [...senders],
+        numbers: [...numbers],
+      })
+      reads = read?.reads
+      if (cache) {
+        cache.stats.misses++
+        if (read?.complete) cache.store(key, mark, { ...read.reads, logins: new Map(read.reads.logins) })
+      }
     }
-    const reads = await readAccount(trx, (group[0] as Send).request.target, {
-      logins: [...logins],
-      senders: [...senders],
-      needsDefault,
-      numbers: [...numbers],
-    })
     for (const send of group) {
       if (!reads) {
         send.refusal = notFound(SERVICE_NOT_FOUND)
@@ -251,13 +307,15 @@ async function resolveTargets(trx: Executor, sends: Send[]): Promise<void> {
       send.quotaActive = login !== null && reads.logins.get(login) === true
       send.sender = sender
       send.batchId = randomUUID()
-      if (reads.blacklisted.size === 0) continue
-      const blacklisted = send.receivers.filter((r) => reads.blacklisted.has(r.number)).map((r) => r.number)
+      const blacklist = reads.blacklisted
+      if (blacklist.size === 0) continue
+      const blacklisted = send.receivers.filter((r) => blacklist.has(r.number)).map((r) => r.number)
       if (blacklisted.length === 0) continue
       send.blacklisted = blacklisted
-      send.receivers = send.receivers.filter((r) => !reads.blacklisted.has(r.number))
+      send.receivers = send.receivers.filter((r) => !blacklist.has(r.number))
     }
   }
+  return usedCache
 }
 
 /** 3. What each SMS costs: its parts × its receiver's country rate. */
@@ -347,10 +405,11 @@ async function charge(trx: Trx, sends: Send[]): Promise<QuotaDrop[]> {
  * when a sum does not fit). Statements per batch: this one instead of UPDATE(s), ledger INSERT,
  * outgoing INSERT (and BEGIN … COMMIT on its own); true at once when no request has anything to pay.
  */
-async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<boolean> {
+async function chargeAndInsertAtOnce(trx: Executor, sends: Send[], usedCache = false): Promise<boolean> {
   const paying = live(sends).filter((send) => send.receivers.length > 0)
-  // Nothing to pay (every request refused, or every receiver blacklisted): nothing to write either.
-  if (paying.length === 0) return true
+  // Nothing to pay (every request refused, or every receiver blacklisted): nothing to write either,
+  // unless that came from cached reads, which only a statement can confirm (the transaction path's).
+  if (paying.length === 0) return !usedCache
   if (paying.some((send) => !Number.isInteger(send.total) || (send.total as number) <= 0)) return false
   const payerKey = (accountId: number, login: string | null) => `${accountId}\u0000${login ?? ''}`
   const payers = new Map<string, { account_id: number; login: string | null; total: number }>()
@@ -379,12 +438,14 @@ async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<bool
       reference: `batch:${send.batchId}`,
     })),
   )
+  const checks = readChecks(live(sends))
   // jsonb refuses NUL and lone surrogates, which a text parameter takes (as U+FFFD for the latter):
   // such a batch goes the step-by-step way, so that the same input gives the same answer.
   if (
     UNSAFE_IN_JSONB.test(rowsJson) ||
     UNSAFE_IN_JSONB.test(ledgerJson) ||
-    UNSAFE_IN_JSONB.test(payersJson)
+    UNSAFE_IN_JSONB.test(payersJson) ||
+    UNSAFE_IN_JSONB.test(checks.senders)
   ) {
     return false
   }
@@ -415,6 +476,21 @@ async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<bool
              case when u.quota_status = 'active' then 'quota' else 'account' end as source,
              (v.login is null or u.login is not null) as found
         from v left join u on u.account_id = v.account_id and u.login = v.login
+    ), checks as (
+      select (select count(*) from accounts as x
+                join jsonb_to_recordset(${checks.accounts}::jsonb) as c(id int4, service_name text, owner_id int4)
+                  on x.id = c.id and x.service_name = c.service_name and x.owner_id = c.owner_id) = ${checks.accountCount}
+         and not exists (
+           select 1 from jsonb_to_recordset(${checks.senders}::jsonb) as c(account_id int4, sender text, is_default bool)
+            where case when c.is_default
+                       then (select s.sender from senders as s where s.account_id = c.account_id and s.status = 'enable'
+                              order by s.created_at, s.sender limit 1) is distinct from nullif(c.sender, '')
+                       else not exists (select 1 from senders as s where s.account_id = c.account_id
+                                           and s.sender = c.sender and s.status = 'enable') end)
+         and not exists (
+           select 1 from jsonb_to_recordset(${checks.numbers}::jsonb) as c(account_id int4, number text, listed bool)
+            where c.listed <> exists (select 1 from blacklist as b where b.account_id = c.account_id and b.number = c.number))
+           as ok
     ), need as (
       select account_id, sum(total)::int8 as total from p where source = 'account' group by account_id
     ), verdict as (
@@ -423,6 +499,7 @@ async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<bool
                    and p.quota_left > p.alert_threshold * 100
                    and p.quota_left - p.total <= p.alert_threshold * 100)))) from p), false)
          and (select count(*) from a) = ${accountIds.length}
+         and (select ok from checks)
          and not exists (select 1 from need left join a on a.id = need.account_id
                           where a.id is null or a.credits_left < need.total) as ok
     ), account_paid as (
@@ -494,6 +571,48 @@ async function chargeAndInsertAtOnce(trx: Executor, sends: Send[]): Promise<bool
     next += send.receivers.length
   }
   return true
+}
+
+/**
+ * What the write statement checks again of the reads (cached or not) the batch was resolved with:
+ * each account's id, service name and owner; each sender used enabled, each default sender still the
+ * default; each receiver's blacklist membership. As JSON parameters (the statement's text stays the
+ * same); receivers are E.164 numbers and senders were checked against the account's list, so the
+ * JSON holds nothing jsonb refuses.
+ */
+function readChecks(sends: Send[]) {
+  const accounts = new Map<number, { id: number; service_name: string; owner_id: number }>()
+  const senders = new Map<string, { account_id: number; sender: string; is_default: boolean }>()
+  const numbers = new Map<string, { account_id: number; number: string; listed: boolean }>()
+  for (const send of sends) {
+    const account = send.account as AccountRow
+    accounts.set(account.id, {
+      id: account.id,
+      service_name: account.service_name,
+      owner_id: account.owner_id,
+    })
+    const isDefault = !send.request.sender
+    const sender = send.sender as string
+    senders.set(`${account.id}\u0000${isDefault}\u0000${sender}`, {
+      account_id: account.id,
+      sender,
+      is_default: isDefault,
+    })
+    const listed = new Set(send.blacklisted ?? [])
+    for (const receiver of send.request.receivers) {
+      numbers.set(`${account.id}\u0000${receiver.number}`, {
+        account_id: account.id,
+        number: receiver.number,
+        listed: listed.has(receiver.number),
+      })
+    }
+  }
+  return {
+    accounts: JSON.stringify([...accounts.values()]),
+    accountCount: accounts.size,
+    senders: JSON.stringify([...senders.values()]),
+    numbers: JSON.stringify([...numbers.values()]),
+  }
 }
 
 const UNSAFE_IN_JSONB = /\\u(0000|d[89a-f])/i

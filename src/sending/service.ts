@@ -14,6 +14,7 @@ import {
   markCancelled,
   type OutgoingFilters,
 } from './outgoing-repository.js'
+import type { SendReadCache } from './read-cache.js'
 import { prepareSend, type SendInput, type SendingReport, type SendRequest } from './request.js'
 import { type Routable, writeSends, writeSendsAtOnce } from './send-steps.js'
 import { resolveTarget, type Target } from './target.js'
@@ -54,14 +55,16 @@ export function createSendQueue(
   options: Partial<Omit<GroupCommitOptions<SendRequest>, 'key' | 'weight' | 'ownFailure' | 'writeAtOnce'>> & {
     /** Receivers no carrier takes are refused (400); absent: every receiver is routable. */
     routable?: Routable
+    /** What batches read about their accounts, kept between batches (see SendReadCache). */
+    cache?: SendReadCache
   } = {},
 ): SendQueue {
-  const { routable, ...batching } = options
+  const { routable, cache, ...batching } = options
   return new GroupCommit<SendRequest, SendingReport>(
     db,
     (trx, batch) => writeSends(trx, batch, rates, routable),
     {
-      writeAtOnce: (db, batch) => writeSendsAtOnce(db, batch, rates, routable),
+      writeAtOnce: (db, batch) => writeSendsAtOnce(db, batch, rates, routable, cache),
       maxBatch: 256,
       concurrency: 1,
       maxWeight: 5000,

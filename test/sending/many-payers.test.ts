@@ -3,7 +3,7 @@ import t from 'tap'
 import { ALL_OWNERS } from '../../src/auth/scope.js'
 import { ApiError } from '../../src/errors.js'
 import { prepareSend } from '../../src/sending/request.js'
-import { writeSends } from '../../src/sending/send-steps.js'
+import { writeSends, writeSendsAtOnce } from '../../src/sending/send-steps.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 
 // One batch of sends for many users (src/sending/send-steps.ts): the quotas that pay are spent by
@@ -127,4 +127,94 @@ t.test('a batch over many users: each request answered as alone, quotas and ledg
     ],
     'outgoing rows only for the paid requests',
   )
+})
+
+t.test('the one-statement path pays many users and the account at once, or writes nothing', async (t) => {
+  let n = 0
+  const send = (login: string | null, receivers = 1) =>
+    prepareSend(
+      { scope: ALL_OWNERS, serviceName: SERVICE, login },
+      {
+        message: 'Hello',
+        receivers: Array.from({ length: receivers }, () => `+3362${String(n++).padStart(7, '0')}`),
+        sender: 'ACME',
+        noStopClause: true,
+      },
+      clock.now(),
+    )
+  const ledgerRows = async () =>
+    Number(
+      (
+        await db
+          .selectFrom('credit_ledger')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('account_id', '=', account.id)
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+  const state = async () => ({
+    plenty01: await quotaOf('plenty01'),
+    plenty02: await quotaOf('plenty02'),
+    account: await creditsLeft(),
+    ledger: await ledgerRows(),
+  })
+
+  const before = await state()
+  const batch = [send('plenty01', 2), send(null), send('inactive', 3), send('plenty02'), send('plenty01')]
+  const outcomes = await writeSendsAtOnce(db, batch, deps.config.rates)
+  t.ok(outcomes, 'written without a transaction')
+  t.same(
+    outcomes?.map((o) => (o.ok ? o.value.ids.length : 'refused')),
+    [2, 1, 3, 1, 1],
+  )
+  t.equal(await quotaOf('plenty01'), before.plenty01 - 300, 'plenty01 paid its 3 SMS from its quota')
+  t.equal(await quotaOf('plenty02'), before.plenty02 - 100)
+  t.equal(
+    await creditsLeft(),
+    before.account - 400,
+    'the account paid its own SMS and the inactive quota’s 3',
+  )
+  t.equal(await ledgerRows(), before.ledger + 5, 'one ledger row per request')
+  const { rows } = await sql<{ login: string | null; spend_source: string; n: number }>`
+    select login, spend_source, count(*)::int8 as n from outgoing
+     where account_id = ${account.id} and receiver like '+3362%'
+     group by login, spend_source order by login nulls first`.execute(db)
+  t.same(
+    rows.map((r) => [r.login, r.spend_source, Number(r.n)]),
+    [
+      [null, 'account', 1],
+      ['inactive', 'account', 3],
+      ['plenty01', 'quota', 3],
+      ['plenty02', 'quota', 1],
+    ],
+    'each row says who paid it',
+  )
+
+  const refusedWhole = async (what: string, batch: ReturnType<typeof send>[]) => {
+    const before = await state()
+    t.equal(
+      await writeSendsAtOnce(db, batch, deps.config.rates),
+      null,
+      `${what}: left to the transaction path`,
+    )
+    t.same(await state(), before, `${what}: nothing written`)
+  }
+  await refusedWhole('a quota short', [send('plenty01'), send('oneleft1')])
+  await refusedWhole('an account short', [send('plenty01'), send('inactive', 900)])
+  const unknown = await writeSendsAtOnce(db, [send('plenty02'), send('nobody01')], deps.config.rates)
+  t.same(
+    unknown?.map((o) => (o.ok ? o.value.ids.length : o.error instanceof ApiError && o.error.statusCode)),
+    [1, 404],
+    'an unknown user (refused by the read) is refused alone; the others are written at once',
+  )
+  await db
+    .updateTable('sms_users')
+    .set({ alert_threshold: 44 })
+    .where('account_id', '=', account.id)
+    .where('login', '=', 'plenty02')
+    .execute()
+  // plenty02 has 47 credits: spending 4 crosses its threshold of 44 (an alert to write).
+  await refusedWhole('a quota crossing its alert threshold', [send('plenty01'), send('plenty02', 4)])
+  const outcome = await writeSendsAtOnce(db, [send('plenty02', 2)], deps.config.rates)
+  t.ok(outcome?.[0]?.ok, 'above the threshold after the spend: written at once')
 })

@@ -15,6 +15,7 @@ import type {
   CarrierObserver,
   CarrierReport,
   CarrierState,
+  OutcomeHandler,
   SessionState,
   SubmitOutcome,
 } from './carrier.js'
@@ -40,7 +41,9 @@ type Submission = {
   aborted: boolean
   queuedAt: number
   settled: boolean
-  resolve: (outcome: SubmitOutcome) => void
+  /** Where its outcome goes: onOutcome(index, outcome). */
+  index: number
+  onOutcome: OutcomeHandler
 }
 
 export type SmppCarrierOptions = {
@@ -131,33 +134,39 @@ export class SmppCarrier implements Carrier {
   }
 
   submit(messages: readonly CarrierMessage[]): Promise<SubmitOutcome>[] {
-    const outcomes = messages.map(
-      (message) =>
-        new Promise<SubmitOutcome>((resolve) => {
-          if (this.stopping) {
-            resolve({ kind: 'retry', reason: 'the carrier is stopping', afterMs: 0 })
-            return
-          }
-          if (!this.links.some((link) => link.canSubmit)) {
-            resolve({ kind: 'retry', reason: this.notBoundReason(), afterMs: this.untilNextBindMs() })
-            return
-          }
-          this.queue.push({
-            message,
-            parts: this.encode(message),
-            sent: 0,
-            answers: [],
-            answered: 0,
-            aborted: false,
-            queuedAt: Date.now(),
-            settled: false,
-            resolve,
-          })
-        }),
-    )
+    const resolvers: ((outcome: SubmitOutcome) => void)[] = []
+    const outcomes = messages.map(() => new Promise<SubmitOutcome>((resolve) => resolvers.push(resolve)))
+    this.submitEach(messages, (i, outcome) => resolvers[i]?.(outcome))
+    return outcomes
+  }
+
+  submitEach(messages: readonly CarrierMessage[], onOutcome: OutcomeHandler): void {
+    const now = Date.now()
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index] as CarrierMessage
+      if (this.stopping) {
+        onOutcome(index, { kind: 'retry', reason: 'the carrier is stopping', afterMs: 0 })
+        continue
+      }
+      if (!this.links.some((link) => link.canSubmit)) {
+        onOutcome(index, { kind: 'retry', reason: this.notBoundReason(), afterMs: this.untilNextBindMs() })
+        continue
+      }
+      this.queue.push({
+        message,
+        parts: this.encode(message),
+        sent: 0,
+        answers: [],
+        answered: 0,
+        aborted: false,
+        queuedAt: now,
+        settled: false,
+        index,
+        onOutcome,
+      })
+    }
     this.watchQueue()
     for (const link of this.links) link.pump()
-    return outcomes
   }
 
   /**
@@ -360,7 +369,7 @@ export class SmppCarrier implements Carrier {
     submission.settled = true
     const outcome = this.outcomeOf(submission)
     this.observer?.submitted(this.name, outcome.kind, submission.parts.length)
-    submission.resolve(outcome)
+    submission.onOutcome(submission.index, outcome)
   }
 
   private outcomeOf(submission: Submission): SubmitOutcome {
@@ -386,7 +395,7 @@ export class SmppCarrier implements Carrier {
   private requeueAll(reason: string, afterMs: number): void {
     for (let submission = this.takeNext(); submission; submission = this.takeNext()) {
       submission.settled = true
-      submission.resolve({ kind: 'retry', reason, afterMs })
+      submission.onOutcome(submission.index, { kind: 'retry', reason, afterMs })
     }
   }
 
@@ -401,7 +410,7 @@ export class SmppCarrier implements Carrier {
         this.queueHead++
         if (!next.settled) {
           next.settled = true
-          next.resolve({ kind: 'retry', reason: 'no window slot freed in time', afterMs: 0 })
+          next.onOutcome(next.index, { kind: 'retry', reason: 'no window slot freed in time', afterMs: 0 })
         }
       }
       if (this.queueHead >= this.queue.length && this.queueTimer) {
@@ -552,21 +561,23 @@ class Link {
 
   private send(session: SmppSession, submission: Submission, index: number): void {
     this.unanswered++
-    session.request('submit_sm', this.carrier.submitFields(submission, index), this.carrier.timeoutMs).then(
-      (response) => {
+    session.send(
+      'submit_sm',
+      this.carrier.submitFields(submission, index),
+      this.carrier.timeoutMs,
+      (response, error) => {
         this.unanswered--
-        const status = response.command_status
-        if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
-          // Slow down for the wait the refusal table gives before retrying.
-          this.pausedUntil = Date.now() + 1000
+        if (response) {
+          const status = response.command_status
+          if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
+            // Slow down for the wait the refusal table gives before retrying.
+            this.pausedUntil = Date.now() + 1000
+          }
+          const id = typeof response.message_id === 'string' ? response.message_id : ''
+          this.carrier.answered(submission, index, { status, id })
+        } else {
+          this.carrier.answered(submission, index, { error: error?.message ?? 'no answer' })
         }
-        const id = typeof response.message_id === 'string' ? response.message_id : ''
-        this.carrier.answered(submission, index, { status, id })
-        this.pump()
-      },
-      (error: Error) => {
-        this.unanswered--
-        this.carrier.answered(submission, index, { error: error.message })
         this.pump()
       },
     )

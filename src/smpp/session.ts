@@ -84,7 +84,11 @@ export class SmppRequestError extends Error {
   }
 }
 
-type Waiting = { reject: (error: Error) => void; timer: NodeJS.Timeout }
+/** A request sent and not answered yet: what to call with its answer, and until when to wait. */
+type Waiting = { answer: Answer; deadline: number; command: string; timeoutMs: number }
+
+/** A request's answer: the response PDU (whatever its status), or why there is none. */
+export type Answer = (response: Pdu | null, error: SmppRequestError | null) => void
 
 /**
  * One SMPP session over one TCP (or TLS) connection, either side. `request` sends a PDU and resolves
@@ -94,7 +98,11 @@ type Waiting = { reject: (error: Error) => void; timer: NodeJS.Timeout }
  */
 export class SmppSession {
   private open = true
-  private readonly waiting = new Set<Waiting>()
+  /** By sequence number, in the order sent. */
+  private readonly waiting = new Map<number, Waiting>()
+  /** One timer for every request's deadline (not one each), armed for the earliest. */
+  private deadlineTimer: NodeJS.Timeout | null = null
+  private deadlineAt = Number.POSITIVE_INFINITY
   private readonly closeHandlers: ((error: Error | null) => void)[] = []
   private lastError: Error | null = null
   private writesHeld = false
@@ -114,12 +122,20 @@ export class SmppSession {
         `the session closed${this.lastError ? ` (${this.lastError.message})` : ''}`,
         null,
       )
-      for (const w of this.waiting) {
-        clearTimeout(w.timer)
-        w.reject(reason)
-      }
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
+      this.deadlineTimer = null
+      const waiting = [...this.waiting.values()]
       this.waiting.clear()
+      for (const w of waiting) w.answer(null, reason)
       for (const handler of this.closeHandlers) handler(this.lastError)
+    })
+    // Responses are matched here rather than by the library's callbacks: no closure per request.
+    raw.on('pdu', (pdu: Pdu) => {
+      if (!pdu.isResponse()) return
+      const waiting = this.waiting.get(pdu.sequence_number)
+      if (!waiting) return // answered too late, or never asked
+      this.waiting.delete(pdu.sequence_number)
+      waiting.answer(pdu, null)
     })
   }
 
@@ -157,30 +173,62 @@ export class SmppSession {
    * rejects when the session closes first, or after `timeoutMs` without an answer.
    */
   request(command: string, fields: Record<string, unknown>, timeoutMs: number): Promise<Pdu> {
-    return new Promise((resolve, reject) => {
-      if (!this.open) {
-        reject(new SmppRequestError('the session is closed', null))
-        return
+    return new Promise((resolve, reject) =>
+      this.send(command, fields, timeoutMs, (response, error) =>
+        response ? resolve(response) : reject(error),
+      ),
+    )
+  }
+
+  /**
+   * `request` without a Promise: `answer` is called once, with the response, or with the error when
+   * the session is closed or closes first, or after `timeoutMs` without an answer. What a carrier
+   * keeping a window full calls for each submit_sm.
+   */
+  send(command: string, fields: Record<string, unknown>, timeoutMs: number, answer: Answer): void {
+    // A failure to send is answered on the next tick, as a response would be: never from inside the
+    // caller's own loop.
+    if (!this.open) {
+      process.nextTick(answer, null, new SmppRequestError('the session is closed', null))
+      return
+    }
+    const pdu = new smpp.PDU(command, fields)
+    if (!this.raw.send(pdu)) {
+      process.nextTick(answer, null, new SmppRequestError('the session is not writable', null))
+      return
+    }
+    const deadline = Date.now() + timeoutMs
+    this.waiting.set(pdu.sequence_number, { answer, deadline, command, timeoutMs })
+    if (deadline < this.deadlineAt) this.armDeadline(deadline)
+  }
+
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
+    this.deadlineAt = at
+    this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()))
+    // The socket keeps the process alive while the session is open; this timer need not.
+    this.deadlineTimer.unref()
+  }
+
+  /** Fails the requests whose time is up; the timer then waits for the earliest of the others. */
+  private expire(): void {
+    this.deadlineTimer = null
+    this.deadlineAt = Number.POSITIVE_INFINITY
+    const now = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    const expired: Waiting[] = []
+    for (const [sequence, w] of this.waiting) {
+      if (w.deadline <= now) {
+        this.waiting.delete(sequence)
+        expired.push(w)
+      } else if (w.deadline < next) {
+        next = w.deadline
       }
-      const waiting: Waiting = {
-        reject,
-        timer: setTimeout(() => {
-          this.waiting.delete(waiting)
-          reject(new SmppRequestError(`no ${command}_resp within ${timeoutMs} ms`, null))
-        }, timeoutMs),
-      }
-      this.waiting.add(waiting)
-      const sent = this.raw.send(new smpp.PDU(command, fields), (response) => {
-        clearTimeout(waiting.timer)
-        this.waiting.delete(waiting)
-        resolve(response)
-      })
-      if (!sent) {
-        clearTimeout(waiting.timer)
-        this.waiting.delete(waiting)
-        reject(new SmppRequestError('the session is not writable', null))
-      }
-    })
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(next)
+    for (const w of expired) {
+      w.answer(null, new SmppRequestError(`no ${w.command}_resp within ${w.timeoutMs} ms`, null))
+    }
   }
 
   /** Every request PDU the peer sends (responses go to their `request`). */

@@ -4,7 +4,14 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Clock } from '../clock.js'
 import type { SmppCarrierSettings } from '../config.js'
 import { MESSAGE_STATE, parseReceipt, type ReceiptState, statusOfReceipt } from '../smpp/receipt.js'
-import { connectSmpp, type Pdu, type SmppSession, STATUS, statusName } from '../smpp/session.js'
+import {
+  connectSmpp,
+  type Pdu,
+  type SmppSession,
+  STATUS,
+  type SubmitSmFields,
+  statusName,
+} from '../smpp/session.js'
 import { decodeText, type EncodedPart, encodeText } from '../smpp/short-message.js'
 import { Batcher } from './batcher.js'
 import type {
@@ -84,6 +91,7 @@ export class SmppCarrier implements Carrier {
   private readonly receipts: Batcher<CarrierReport>
   private readonly incoming: Batcher<CarrierIncoming>
   private stopping = false
+  private lastSource: { sender: string; source: ReturnType<typeof sourceAddress> } | null = null
   private lastEncoded: {
     text: string
     encoding: CarrierMessage['encoding']
@@ -245,23 +253,29 @@ export class SmppCarrier implements Carrier {
   }
 
   /** The submit_sm of one part. */
-  submitFields(submission: Submission, index: number): Record<string, unknown> {
+  submitFields(submission: Submission, index: number): SubmitSmFields {
     const { message } = submission
     const part = submission.parts[index] as EncodedPart
-    const source = sourceAddress(message.sender)
+    const source = this.sourceOf(message.sender)
     return {
       source_addr_ton: this.settings.sourceTon ?? source.ton,
       source_addr_npi: this.settings.sourceNpi ?? source.npi,
       source_addr: source.address,
       dest_addr_ton: 1,
       dest_addr_npi: 1,
-      destination_addr: message.receiver.replace(/^\+/, ''),
+      destination_addr: message.receiver.charCodeAt(0) === 43 ? message.receiver.slice(1) : message.receiver,
       esm_class: part.esm_class,
       registered_delivery: this.settings.registeredDelivery,
       data_coding: part.data_coding,
       short_message: part.short_message,
       ...(message.validUntil ? { validity_period: message.validUntil } : {}),
     }
+  }
+
+  /** The last sender's address, kept: a bulk send has one sender. */
+  private sourceOf(sender: string): ReturnType<typeof sourceAddress> {
+    if (this.lastSource?.sender !== sender) this.lastSource = { sender, source: sourceAddress(sender) }
+    return this.lastSource.source
   }
 
   /** One part's answer: the message is answered once every part sent is, and nothing is left to send. */
@@ -561,8 +575,7 @@ class Link {
 
   private send(session: SmppSession, submission: Submission, index: number): void {
     this.unanswered++
-    session.send(
-      'submit_sm',
+    session.sendSubmitSm(
       this.carrier.submitFields(submission, index),
       this.carrier.timeoutMs,
       (response, error) => {

@@ -128,41 +128,43 @@ export class SendingWorker extends PollingWorker {
    * row it takes to the end of the lease, so rows being handed over are not walked by the next claim
    * and come back by themselves if this replica dies; the outgoing row gets the lease (claimed_until,
    * which a cancellation checks) and its attempt number, in a heap-only update. Due rows whose message
-   * is no longer pending (cancelled, or gone) are dropped. Sorts are forbidden: the planner's estimate
-   * of due rows is often far too low (a burst of sends), and a sort of every due row per claim made
-   * each claim of a burst of N rows O(N), where the index walk stops after `limit` rows.
+   * is no longer pending (cancelled, or gone) are dropped. One statement, no transaction: one round
+   * trip (claims follow each other while the carrier's window is kept full, and their latency is
+   * what bounds the hand-over's rate). The index walk on due_at stops after `limit` rows; a planner
+   * that preferred a sort would sort the due queue, pending rows only (outgoing_due holds no others).
    */
   private async claim(now: Date, limit: number): Promise<{ rows: Claimed[]; taken: number }> {
     const lease = new Date(now.getTime() + this.leaseMs)
-    const rows = await this.db.transaction().execute(async (trx) => {
-      await sql`set local enable_sort = off`.execute(trx)
-      const { rows } = await sql<Claimed & { due_id: number }>`
-        with moved as (
-          update outgoing_due set due_at = ${lease}::timestamptz
-           where outgoing_id = any(array(
-                 select outgoing_id from outgoing_due where due_at <= ${now}::timestamptz
-                  order by due_at limit ${limit} for update skip locked))
-          returning outgoing_id
-        ), claimed as (
-          update outgoing as o set claimed_until = ${lease}::timestamptz, submit_attempts = o.submit_attempts + 1
-           where o.id = any(array(select outgoing_id from moved)) and o.state = 'pending'
-          returning ${CLAIMED_COLUMNS}
-        )
-        select m.outgoing_id as due_id, c.* from moved as m left join claimed as c on c.id = m.outgoing_id`.execute(
-        trx,
+    const { rows } = await sql<Claimed & { due_id: number }>`
+      with moved as (
+        update outgoing_due set due_at = ${lease}::timestamptz
+         where outgoing_id = any(array(
+               select outgoing_id from outgoing_due where due_at <= ${now}::timestamptz
+                order by due_at limit ${limit} for update skip locked))
+        returning outgoing_id
+      ), claimed as (
+        update outgoing as o set claimed_until = ${lease}::timestamptz, submit_attempts = o.submit_attempts + 1
+         where o.id = any(array(select outgoing_id from moved)) and o.state = 'pending'
+        returning ${CLAIMED_COLUMNS}
       )
-      const stale = rows.filter((r) => r.id === null).map((r) => Number(r.due_id))
-      if (stale.length > 0) {
-        await sql`
-          delete from outgoing_due as d where d.outgoing_id = any(${stale}::int8[])
-             and not exists (select 1 from outgoing as o where o.id = d.outgoing_id and o.state = 'pending')`.execute(
-          trx,
-        )
-      }
-      return { rows: rows.filter((r) => r.id !== null), taken: rows.length }
-    })
-    // (each row keeps the due_id column of the statement: the same as its id)
-    return { rows: rows.rows.sort((a, b) => a.id - b.id), taken: rows.taken }
+      select m.outgoing_id as due_id, c.* from moved as m left join claimed as c on c.id = m.outgoing_id`.execute(
+      this.db,
+    )
+    const claimed: Claimed[] = []
+    const stale: number[] = []
+    for (const row of rows) {
+      // (each row keeps the due_id column of the statement: the same as its id)
+      if (row.id === null) stale.push(Number(row.due_id))
+      else claimed.push(row)
+    }
+    if (stale.length > 0) {
+      await sql`
+        delete from outgoing_due as d where d.outgoing_id = any(${stale}::int8[])
+           and not exists (select 1 from outgoing as o where o.id = d.outgoing_id and o.state = 'pending')`.execute(
+        this.db,
+      )
+    }
+    return { rows: claimed.sort((a, b) => a.id - b.id), taken: rows.length }
   }
 
   /**

@@ -8,7 +8,7 @@ import { textAsSent } from '../sending/encoding.js'
 import { applyStatusReports, DLR_FAILED, PTT_EXPIRED, type StatusReport } from '../sending/status.js'
 import { Batcher } from './batcher.js'
 import type { Carrier, CarrierMessage, SubmitOutcome } from './carrier.js'
-import { applyEarlyReports, matchReports } from './events.js'
+import { matchReports, recordCarrierIds } from './events.js'
 import type { CarrierRouter } from './router.js'
 
 /** Rows one claim takes; claims go on while earlier ones are still with their carriers. */
@@ -400,20 +400,8 @@ export class SendingWorker extends PollingWorker {
           submitted.push(m.id)
         }
         const parts = messages.flatMap((m) => m.ids.map((id, i) => ({ id, outgoingId: m.id, part: i + 1 })))
-        // One statement per carrier and batch, one array per column.
-        await sql`
-          insert into carrier_messages (carrier, carrier_message_id, outgoing_id, part)
-          select ${carrier}::text, v.id, v.outgoing_id, v.part
-            from unnest(${parts.map((p) => p.id)}::text[], ${parts.map((p) => p.outgoingId)}::int8[],
-                        ${parts.map((p) => p.part)}::int4[]) as v(id, outgoing_id, part)
-          on conflict (carrier, carrier_message_id) do nothing`.execute(trx)
-        early.push(
-          ...(await applyEarlyReports(
-            trx,
-            carrier,
-            parts.map((p) => p.id),
-          )),
-        )
+        // One statement per carrier and batch: the ids recorded, the reports that came first taken.
+        early.push(...(await recordCarrierIds(trx, carrier, parts)))
       }
       if (later.length > 0) {
         const laterIds = later.map((l) => l.id)

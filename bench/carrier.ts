@@ -142,9 +142,28 @@ try {
     await accept(offset + MESSAGES)
     // BENCH_CPU_PROF=DIR: the last round's hand-over only.
     const profile = r === ROUNDS - 1 ? await startCpuProfile('carrier') : null
+    // BENCH_SAMPLE_MS=N: the carrier's queue and window sampled every N ms during the hand-over.
+    const samples: { queued: number; inFlight: number }[] = []
+    const sampleMs = Number(process.env.BENCH_SAMPLE_MS ?? 0)
+    const sampler =
+      sampleMs > 0
+        ? setInterval(() => {
+            for (const carrier of app.carriers.carriers()) samples.push(carrier.state())
+          }, sampleMs)
+        : null
     const began = performance.now()
     const handed = await app.sendingWorker.runOnce()
     const seconds = (performance.now() - began) / 1000
+    if (sampler) {
+      clearInterval(sampler)
+      const mean = (f: (s: { queued: number; inFlight: number }) => number) =>
+        round(samples.reduce((sum, s) => sum + f(s), 0) / Math.max(1, samples.length))
+      const empty = samples.filter((s) => s.queued === 0).length
+      console.log(
+        `round ${r + 1}: ${samples.length} samples, in flight ${mean((s) => s.inFlight)} on average, ` +
+          `queued ${mean((s) => s.queued)} on average, queue empty in ${empty}`,
+      )
+    }
     await profile?.stop()
     const { rows: counted } = await sql<{ n: number }>`
       select count(*)::int8 as n from outgoing where state = 'submitted'`.execute(app.db)

@@ -9,7 +9,7 @@ const RETRIED_SQLSTATES = new Set(['40P01', '40001'])
  * time; a batch that fails on a deadlock is tried once more, then every item of it is rejected.
  */
 export class Batcher<T> {
-  private pending: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = []
+  private pending: { item: T; done: (error: unknown) => void }[] = []
   private running: Promise<void> | null = null
 
   constructor(
@@ -19,11 +19,14 @@ export class Batcher<T> {
 
   /** Resolves once the batch holding `item` was handled. */
   add(item: T): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ item, resolve, reject })
-      if (!this.running)
-        this.running = new Promise<void>((started) => setImmediate(started)).then(() => this.drain())
-    })
+    return new Promise((resolve, reject) => this.push(item, (error) => (error ? reject(error) : resolve())))
+  }
+
+  /** `add` without a Promise: `done` is called once the batch was handled, with its error if any. */
+  push(item: T, done: (error: unknown) => void): void {
+    this.pending.push({ item, done })
+    if (!this.running)
+      this.running = new Promise<void>((started) => setImmediate(started)).then(() => this.drain())
   }
 
   /** Items waiting or being handled. */
@@ -41,10 +44,11 @@ export class Batcher<T> {
       const batch = this.pending.splice(0, this.maxBatch)
       try {
         await this.handleOnce(batch.map((p) => p.item))
-        for (const p of batch) p.resolve()
       } catch (error) {
-        for (const p of batch) p.reject(error)
+        for (const p of batch) p.done(error ?? new Error('the batch failed'))
+        continue
       }
+      for (const p of batch) p.done(null)
     }
     this.running = null
   }

@@ -19,6 +19,11 @@ export interface Carrier {
    * `retry` (the peer did not answer).
    */
   submit(messages: readonly CarrierMessage[]): Promise<SubmitOutcome>[]
+  /**
+   * `submit` without a Promise per message, for carriers that can: `onOutcome(i, outcome)` is called
+   * once for each message (its index in `messages`), when the peer has answered for it.
+   */
+  submitEach?(messages: readonly CarrierMessage[], onOutcome: OutcomeHandler): void
   /** Starts receiving reports and incoming messages (and connecting, for a network carrier). */
   start(events: CarrierEvents): Promise<void>
   /** Stops taking messages; waits for the hand-overs and events in progress. */
@@ -32,6 +37,9 @@ export interface Carrier {
   /** What /health, metrics and the admin API show. */
   state(): CarrierState
 }
+
+/** Where a carrier's answer for the message at `index` of a `submitEach` goes. */
+export type OutcomeHandler = (index: number, outcome: SubmitOutcome) => void
 
 /** One outgoing SMS as a carrier needs it. */
 export type CarrierMessage = {

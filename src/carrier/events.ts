@@ -36,7 +36,7 @@ export function carrierEvents(options: {
 /**
  * The status reports that carrier reports mean. A report for an id not known (yet) — its hand-over
  * is still being recorded, or it is not ours — is kept aside, and applied if the id is recorded later
- * (see `applyEarlyReports`). A message in several parts changes with each part's report until one
+ * (see `recordCarrierIds`). A message in several parts changes with each part's report until one
  * part is final; it becomes final when every part is, delivered only when every part was.
  */
 export async function matchReports(
@@ -108,21 +108,35 @@ export async function matchReports(
 }
 
 /**
- * Reports that arrived before their ids were recorded: applied once the hand-over is (in the same
- * transaction that records it), then forgotten.
+ * Records the ids a carrier gave the parts it accepted and takes, in the same statement (one round
+ * trip), the reports that arrived before them (kept aside by `matchReports`), applied in the
+ * transaction that records the hand-over, then forgotten. Returns the status reports they mean.
  */
-export async function applyEarlyReports(
+export async function recordCarrierIds(
   trx: Trx,
   carrier: string,
-  carrierMessageIds: readonly string[],
+  parts: readonly { id: string; outgoingId: number; part: number }[],
 ): Promise<StatusReport[]> {
-  if (carrierMessageIds.length === 0) return []
-  const early = await trx
-    .deleteFrom('carrier_reports_unmatched')
-    .where('carrier', '=', carrier)
-    .where(sql<boolean>`carrier_message_id = any(${[...carrierMessageIds]}::text[])`)
-    .returning(['id', 'carrier_message_id', 'ptt', 'dlr', 'received_at'])
-    .execute()
+  if (parts.length === 0) return []
+  const ids = parts.map((p) => p.id)
+  // One array per column; the insert runs to completion whatever the delete returns.
+  const { rows: early } = await sql<{
+    id: number
+    carrier_message_id: string
+    ptt: number
+    dlr: number
+    received_at: Date
+  }>`
+    with recorded as (
+      insert into carrier_messages (carrier, carrier_message_id, outgoing_id, part)
+      select ${carrier}::text, v.id, v.outgoing_id, v.part
+        from unnest(${ids}::text[], ${parts.map((p) => p.outgoingId)}::int8[],
+                    ${parts.map((p) => p.part)}::int4[]) as v(id, outgoing_id, part)
+      on conflict (carrier, carrier_message_id) do nothing
+    )
+    delete from carrier_reports_unmatched
+     where carrier = ${carrier}::text and carrier_message_id = any(${ids}::text[])
+    returning id, carrier_message_id, ptt, dlr, received_at`.execute(trx)
   if (early.length === 0) return []
   early.sort((a, b) => a.id - b.id)
   return matchReports(

@@ -4,7 +4,14 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Clock } from '../clock.js'
 import type { SmppCarrierSettings } from '../config.js'
 import { MESSAGE_STATE, parseReceipt, type ReceiptState, statusOfReceipt } from '../smpp/receipt.js'
-import { connectSmpp, type Pdu, type SmppSession, STATUS, statusName } from '../smpp/session.js'
+import {
+  connectSmpp,
+  type Pdu,
+  type SmppSession,
+  STATUS,
+  type SubmitSmFields,
+  statusName,
+} from '../smpp/session.js'
 import { decodeText, type EncodedPart, encodeText } from '../smpp/short-message.js'
 import { Batcher } from './batcher.js'
 import type {
@@ -15,6 +22,7 @@ import type {
   CarrierObserver,
   CarrierReport,
   CarrierState,
+  OutcomeHandler,
   SessionState,
   SubmitOutcome,
 } from './carrier.js'
@@ -40,7 +48,9 @@ type Submission = {
   aborted: boolean
   queuedAt: number
   settled: boolean
-  resolve: (outcome: SubmitOutcome) => void
+  /** Where its outcome goes: onOutcome(index, outcome). */
+  index: number
+  onOutcome: OutcomeHandler
 }
 
 export type SmppCarrierOptions = {
@@ -81,6 +91,7 @@ export class SmppCarrier implements Carrier {
   private readonly receipts: Batcher<CarrierReport>
   private readonly incoming: Batcher<CarrierIncoming>
   private stopping = false
+  private lastSource: { sender: string; source: ReturnType<typeof sourceAddress> } | null = null
   private lastEncoded: {
     text: string
     encoding: CarrierMessage['encoding']
@@ -131,33 +142,39 @@ export class SmppCarrier implements Carrier {
   }
 
   submit(messages: readonly CarrierMessage[]): Promise<SubmitOutcome>[] {
-    const outcomes = messages.map(
-      (message) =>
-        new Promise<SubmitOutcome>((resolve) => {
-          if (this.stopping) {
-            resolve({ kind: 'retry', reason: 'the carrier is stopping', afterMs: 0 })
-            return
-          }
-          if (!this.links.some((link) => link.canSubmit)) {
-            resolve({ kind: 'retry', reason: this.notBoundReason(), afterMs: this.untilNextBindMs() })
-            return
-          }
-          this.queue.push({
-            message,
-            parts: this.encode(message),
-            sent: 0,
-            answers: [],
-            answered: 0,
-            aborted: false,
-            queuedAt: Date.now(),
-            settled: false,
-            resolve,
-          })
-        }),
-    )
+    const resolvers: ((outcome: SubmitOutcome) => void)[] = []
+    const outcomes = messages.map(() => new Promise<SubmitOutcome>((resolve) => resolvers.push(resolve)))
+    this.submitEach(messages, (i, outcome) => resolvers[i]?.(outcome))
+    return outcomes
+  }
+
+  submitEach(messages: readonly CarrierMessage[], onOutcome: OutcomeHandler): void {
+    const now = Date.now()
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index] as CarrierMessage
+      if (this.stopping) {
+        onOutcome(index, { kind: 'retry', reason: 'the carrier is stopping', afterMs: 0 })
+        continue
+      }
+      if (!this.links.some((link) => link.canSubmit)) {
+        onOutcome(index, { kind: 'retry', reason: this.notBoundReason(), afterMs: this.untilNextBindMs() })
+        continue
+      }
+      this.queue.push({
+        message,
+        parts: this.encode(message),
+        sent: 0,
+        answers: [],
+        answered: 0,
+        aborted: false,
+        queuedAt: now,
+        settled: false,
+        index,
+        onOutcome,
+      })
+    }
     this.watchQueue()
     for (const link of this.links) link.pump()
-    return outcomes
   }
 
   /**
@@ -236,23 +253,29 @@ export class SmppCarrier implements Carrier {
   }
 
   /** The submit_sm of one part. */
-  submitFields(submission: Submission, index: number): Record<string, unknown> {
+  submitFields(submission: Submission, index: number): SubmitSmFields {
     const { message } = submission
     const part = submission.parts[index] as EncodedPart
-    const source = sourceAddress(message.sender)
+    const source = this.sourceOf(message.sender)
     return {
       source_addr_ton: this.settings.sourceTon ?? source.ton,
       source_addr_npi: this.settings.sourceNpi ?? source.npi,
       source_addr: source.address,
       dest_addr_ton: 1,
       dest_addr_npi: 1,
-      destination_addr: message.receiver.replace(/^\+/, ''),
+      destination_addr: message.receiver.charCodeAt(0) === 43 ? message.receiver.slice(1) : message.receiver,
       esm_class: part.esm_class,
       registered_delivery: this.settings.registeredDelivery,
       data_coding: part.data_coding,
       short_message: part.short_message,
       ...(message.validUntil ? { validity_period: message.validUntil } : {}),
     }
+  }
+
+  /** The last sender's address, kept: a bulk send has one sender. */
+  private sourceOf(sender: string): ReturnType<typeof sourceAddress> {
+    if (this.lastSource?.sender !== sender) this.lastSource = { sender, source: sourceAddress(sender) }
+    return this.lastSource.source
   }
 
   /** One part's answer: the message is answered once every part sent is, and nothing is left to send. */
@@ -360,7 +383,7 @@ export class SmppCarrier implements Carrier {
     submission.settled = true
     const outcome = this.outcomeOf(submission)
     this.observer?.submitted(this.name, outcome.kind, submission.parts.length)
-    submission.resolve(outcome)
+    submission.onOutcome(submission.index, outcome)
   }
 
   private outcomeOf(submission: Submission): SubmitOutcome {
@@ -386,7 +409,7 @@ export class SmppCarrier implements Carrier {
   private requeueAll(reason: string, afterMs: number): void {
     for (let submission = this.takeNext(); submission; submission = this.takeNext()) {
       submission.settled = true
-      submission.resolve({ kind: 'retry', reason, afterMs })
+      submission.onOutcome(submission.index, { kind: 'retry', reason, afterMs })
     }
   }
 
@@ -401,7 +424,7 @@ export class SmppCarrier implements Carrier {
         this.queueHead++
         if (!next.settled) {
           next.settled = true
-          next.resolve({ kind: 'retry', reason: 'no window slot freed in time', afterMs: 0 })
+          next.onOutcome(next.index, { kind: 'retry', reason: 'no window slot freed in time', afterMs: 0 })
         }
       }
       if (this.queueHead >= this.queue.length && this.queueTimer) {
@@ -552,21 +575,22 @@ class Link {
 
   private send(session: SmppSession, submission: Submission, index: number): void {
     this.unanswered++
-    session.request('submit_sm', this.carrier.submitFields(submission, index), this.carrier.timeoutMs).then(
-      (response) => {
+    session.sendSubmitSm(
+      this.carrier.submitFields(submission, index),
+      this.carrier.timeoutMs,
+      (response, error) => {
         this.unanswered--
-        const status = response.command_status
-        if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
-          // Slow down for the wait the refusal table gives before retrying.
-          this.pausedUntil = Date.now() + 1000
+        if (response) {
+          const status = response.command_status
+          if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
+            // Slow down for the wait the refusal table gives before retrying.
+            this.pausedUntil = Date.now() + 1000
+          }
+          const id = typeof response.message_id === 'string' ? response.message_id : ''
+          this.carrier.answered(submission, index, { status, id })
+        } else {
+          this.carrier.answered(submission, index, { error: error?.message ?? 'no answer' })
         }
-        const id = typeof response.message_id === 'string' ? response.message_id : ''
-        this.carrier.answered(submission, index, { status, id })
-        this.pump()
-      },
-      (error: Error) => {
-        this.unanswered--
-        this.carrier.answered(submission, index, { error: error.message })
         this.pump()
       },
     )

@@ -8,7 +8,7 @@ import { textAsSent } from '../sending/encoding.js'
 import { applyStatusReports, DLR_FAILED, PTT_EXPIRED, type StatusReport } from '../sending/status.js'
 import { Batcher } from './batcher.js'
 import type { Carrier, CarrierMessage, SubmitOutcome } from './carrier.js'
-import { applyEarlyReports, matchReports } from './events.js'
+import { matchReports, recordCarrierIds } from './events.js'
 import type { CarrierRouter } from './router.js'
 
 /** Rows one claim takes; claims go on while earlier ones are still with their carriers. */
@@ -37,6 +37,39 @@ export type SendingWorkerOptions = {
   onProgress?: () => void
 }
 
+/**
+ * The columns a claim reads: what the hand-over needs, and what the status path reads of a row it
+ * is handed (HeldRows): state, ptt, delivery_receipt, expires_at, account and credits... Not the
+ * others (dates to parse, uuids, tags): the rows are typed OutgoingRow for the status path alone.
+ */
+const CLAIMED_COLUMNS = sql.raw(
+  [
+    'id',
+    'account_id',
+    'login',
+    'sender',
+    'receiver',
+    'message',
+    'no_stop_clause',
+    'coding',
+    'number_of_sms',
+    'class',
+    'expires_at',
+    'submit_attempts',
+    'claimed_until',
+    'state',
+    'ptt',
+    'delivery_receipt',
+    'delivered_at',
+    'sent_at',
+    'carrier',
+    'credits',
+    'spend_source',
+    'smpp_receipt',
+  ]
+    .map((c) => `o.${c}`)
+    .join(', '),
+)
 type Claimed = OutgoingRow
 type Outcome = { row: Claimed; carrier: string | null; outcome: SubmitOutcome }
 
@@ -90,39 +123,48 @@ export class SendingWorker extends PollingWorker {
   }
 
   /**
-   * Takes up to `limit` due messages, oldest due first, under a lease. In a transaction of its own that
-   * forbids sorts: the planner's estimate of pending rows is often far too low (a burst of sends among
-   * many final rows, or statistics older than the burst), and it then reads and sorts every pending
-   * row at each claim (a bitmap scan, then a sort) instead of walking outgoing_due_idx in send_at
-   * order and stopping after `limit` rows — each claim of a burst of N rows cost O(N).
+   * Takes up to `limit` due messages, oldest due first, under a lease. The queue is outgoing_due (one
+   * row per pending message, due_at the time to look at it next): a claim moves the due time of each
+   * row it takes to the end of the lease, so rows being handed over are not walked by the next claim
+   * and come back by themselves if this replica dies; the outgoing row gets the lease (claimed_until,
+   * which a cancellation checks) and its attempt number, in a heap-only update. Due rows whose message
+   * is no longer pending (cancelled, or gone) are dropped. One statement, no transaction: one round
+   * trip (claims follow each other while the carrier's window is kept full, and their latency is
+   * what bounds the hand-over's rate). The index walk on due_at stops after `limit` rows; a planner
+   * that preferred a sort would sort the due queue, pending rows only (outgoing_due holds no others).
    */
-  private async claim(now: Date, limit: number): Promise<Claimed[]> {
-    const rows = await this.db.transaction().execute(async (trx) => {
-      await sql`set local enable_sort = off`.execute(trx)
-      return trx
-        .updateTable('outgoing')
-        .set({
-          claimed_until: new Date(now.getTime() + this.leaseMs),
-          submit_attempts: sql`submit_attempts + 1`,
-        })
-        .where(
-          'id',
-          'in',
-          trx
-            .selectFrom('outgoing')
-            .select('id')
-            .where('state', '=', 'pending')
-            .where('send_at', '<=', now)
-            .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
-            .orderBy('send_at')
-            .limit(limit)
-            .forUpdate()
-            .skipLocked(),
-        )
-        .returningAll()
-        .execute()
-    })
-    return rows.sort((a, b) => a.id - b.id)
+  private async claim(now: Date, limit: number): Promise<{ rows: Claimed[]; taken: number }> {
+    const lease = new Date(now.getTime() + this.leaseMs)
+    const { rows } = await sql<Claimed & { due_id: number }>`
+      with moved as (
+        update outgoing_due set due_at = ${lease}::timestamptz
+         where outgoing_id = any(array(
+               select outgoing_id from outgoing_due where due_at <= ${now}::timestamptz
+                order by due_at limit ${limit} for update skip locked))
+        returning outgoing_id
+      ), claimed as (
+        update outgoing as o set claimed_until = ${lease}::timestamptz, submit_attempts = o.submit_attempts + 1
+         where o.id = any(array(select outgoing_id from moved)) and o.state = 'pending'
+        returning ${CLAIMED_COLUMNS}
+      )
+      select m.outgoing_id as due_id, c.* from moved as m left join claimed as c on c.id = m.outgoing_id`.execute(
+      this.db,
+    )
+    const claimed: Claimed[] = []
+    const stale: number[] = []
+    for (const row of rows) {
+      // (each row keeps the due_id column of the statement: the same as its id)
+      if (row.id === null) stale.push(Number(row.due_id))
+      else claimed.push(row)
+    }
+    if (stale.length > 0) {
+      await sql`
+        delete from outgoing_due as d where d.outgoing_id = any(${stale}::int8[])
+           and not exists (select 1 from outgoing as o where o.id = d.outgoing_id and o.state = 'pending')`.execute(
+        this.db,
+      )
+    }
+    return { rows: claimed.sort((a, b) => a.id - b.id), taken: rows.length }
   }
 
   /**
@@ -136,11 +178,11 @@ export class SendingWorker extends PollingWorker {
       while (this.inFlight + CLAIM_BATCH > MAX_IN_FLIGHT) {
         await new Promise<void>((resolve) => this.waiters.push(resolve))
       }
-      const rows = await this.claim(this.clock.now(), CLAIM_BATCH)
-      if (rows.length === 0) break
-      claimed += rows.length
-      handOvers.push(this.handOver(rows))
-      if (rows.length < CLAIM_BATCH || this.stopRequested) break
+      const { rows, taken } = await this.claim(this.clock.now(), CLAIM_BATCH)
+      if (taken === 0) break
+      claimed += taken
+      if (rows.length > 0) handOvers.push(this.handOver(rows))
+      if (taken < CLAIM_BATCH || this.stopRequested) break
     }
     const results = await Promise.allSettled(handOvers)
     const failed = results.find((r) => r.status === 'rejected')
@@ -148,22 +190,52 @@ export class SendingWorker extends PollingWorker {
     return claimed
   }
 
-  /** Hands claimed rows to their carriers; each answer joins the recorder as soon as it comes. */
-  private async handOver(rows: Claimed[]): Promise<void> {
+  /**
+   * Hands claimed rows to their carriers; each answer joins the recorder as soon as it comes. Resolves
+   * once every row is recorded (rejects with the first failure to record, after all are done). No
+   * Promise per message: one counter for the claim.
+   */
+  private handOver(rows: Claimed[]): Promise<void> {
     this.inFlight += rows.length
+    return new Promise<void>((resolve, reject) => {
+      let left = rows.length
+      let failure: unknown = null
+      const recorded = (error: unknown) => {
+        this.inFlight--
+        this.waiters.shift()?.()
+        if (error && failure === null) failure = error
+        if (--left === 0) {
+          if (failure === null) resolve()
+          else reject(failure)
+        }
+      }
+      const handed = new Set<Claimed>()
+      const record = (outcome: Outcome) => this.recorder.push(outcome, recorded)
+      this.dispatch(rows, record, handed).catch((error) => {
+        // Whatever was not given to a carrier goes back to the queue, to be tried again later.
+        for (const row of rows) {
+          if (handed.has(row)) continue
+          record({
+            row,
+            carrier: null,
+            outcome: { kind: 'retry', reason: `not handed over: ${String(error)}` },
+          })
+        }
+      })
+    })
+  }
+
+  /** Routes the rows and gives them to their carriers, chunk by chunk; `handed` gets each one given. */
+  private async dispatch(
+    rows: Claimed[],
+    record: (outcome: Outcome) => void,
+    handed: Set<Claimed>,
+  ): Promise<void> {
     const now = this.clock.now()
-    const recorded: Promise<void>[] = []
-    const record = (outcome: Outcome) => {
-      recorded.push(
-        this.recorder.add(outcome).finally(() => {
-          this.inFlight--
-          this.waiters.shift()?.()
-        }),
-      )
-    }
     const byCarrier = new Map<Carrier, Claimed[]>()
     for (const row of rows) {
       if (row.expires_at && row.expires_at.getTime() <= now.getTime()) {
+        handed.add(row)
         record({
           row,
           carrier: null,
@@ -173,6 +245,7 @@ export class SendingWorker extends PollingWorker {
       }
       const carrier = this.router.route(row.receiver)
       if (!carrier) {
+        handed.add(row)
         record({ row, carrier: null, outcome: { kind: 'refused', ...NO_ROUTE, reason: 'no carrier' } })
         continue
       }
@@ -180,41 +253,43 @@ export class SendingWorker extends PollingWorker {
       if (group) group.push(row)
       else byCarrier.set(carrier, [row])
     }
-    const answered: Promise<void>[] = []
     for (const [carrier, all] of byCarrier) {
       for (let from = 0; from < all.length; from += HAND_OVER_CHUNK) {
         // A turn of the event loop between chunks: the carrier's responses are read meanwhile, and its
         // window refilled, instead of waiting for a whole claim to be prepared.
         if (from > 0) await new Promise((resolve) => setImmediate(resolve))
         const group = all.slice(from, from + HAND_OVER_CHUNK)
-        this.submitGroup(carrier, group, answered, record)
+        const messages = group.map((row) => this.toCarrierMessage(row))
+        for (const row of group) handed.add(row)
+        this.submitGroup(carrier, group, messages, record)
       }
     }
-    await Promise.all(answered)
-    const results = await Promise.allSettled(recorded)
-    const failed = results.find((r) => r.status === 'rejected')
-    if (failed) throw (failed as PromiseRejectedResult).reason
   }
 
   private submitGroup(
     carrier: Carrier,
     group: Claimed[],
-    answered: Promise<void>[],
+    messages: CarrierMessage[],
     record: (outcome: Outcome) => void,
   ): void {
-    const outcomes = carrier.submit(group.map((row) => this.toCarrierMessage(row)))
+    const name = carrier.name
+    if (carrier.submitEach) {
+      carrier.submitEach(messages, (i, outcome) =>
+        record({ row: group[i] as Claimed, carrier: name, outcome }),
+      )
+      return
+    }
+    const outcomes = carrier.submit(messages)
     for (const [i, promise] of outcomes.entries()) {
       const row = group[i] as Claimed
-      answered.push(
-        promise.then(
-          (outcome) => record({ row, carrier: carrier.name, outcome }),
-          (error) =>
-            record({
-              row,
-              carrier: carrier.name,
-              outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
-            }),
-        ),
+      promise.then(
+        (outcome) => record({ row, carrier: name, outcome }),
+        (error) =>
+          record({
+            row,
+            carrier: name,
+            outcome: { kind: 'retry', reason: `no answer: ${String(error).slice(0, 200)}` },
+          }),
       )
     }
   }
@@ -249,33 +324,56 @@ export class SendingWorker extends PollingWorker {
       )
     }
     await this.db.transaction().execute(async (trx) => {
-      // The ids as one array parameter: thousands of parameters cost their parse and plan more than
-      // the statement's execution. Only the columns anything changes after the insert (the status
-      // path, the claim, a cancellation) are read again; the rest comes from the claim.
-      const held = await trx
-        .selectFrom('outgoing')
-        .select([
-          'id',
-          'state',
-          'submit_attempts',
-          'ptt',
-          'delivery_receipt',
-          'delivered_at',
-          'sent_at',
-          'carrier',
-          'claimed_until',
-          'send_at',
-        ])
-        .where(sql<boolean>`id = any(${outcomes.map((o) => o.row.id)}::int8[])`)
-        .where('state', '=', 'pending')
-        .orderBy('id')
-        .forUpdate()
-        .execute()
-      const claimed = new Map(outcomes.map((o) => [o.row.id, o.row]))
-      const rows = new Map<number, OutgoingRow>(
-        held.map((h) => [h.id, { ...(claimed.get(h.id) as OutgoingRow), ...h }]),
-      )
-      const ours = outcomes.filter((o) => rows.get(o.row.id)?.submit_attempts === o.row.submit_attempts)
+      // The due queue first, in the order a claim takes its locks (outgoing_due, then outgoing), so
+      // that a claim and a record never wait for each other in a circle. Only rows still due at the
+      // end of this pass's lease are this pass's (another claim, after the lease ran out, moved it):
+      // a message handed over or ended leaves the queue, one to retry is due again later.
+      // One statement per lease (per claim: a batch spans a few), so that the planner sees a constant.
+      const byLease = new Map<number, { done: number[]; later: number[]; at: Date[] }>()
+      const nextOf = new Map<Claimed, Date>()
+      for (const { row, outcome } of outcomes) {
+        const lease = row.claimed_until?.getTime() ?? 0
+        let group = byLease.get(lease)
+        if (!group) {
+          group = { done: [], later: [], at: [] }
+          byLease.set(lease, group)
+        }
+        if (outcome.kind === 'retry') {
+          const at = new Date(now.getTime() + (outcome.afterMs ?? retryDelayMs(row.submit_attempts)))
+          nextOf.set(row, at)
+          group.later.push(row.id)
+          group.at.push(at)
+        } else {
+          group.done.push(row.id)
+        }
+      }
+      for (const [lease, group] of byLease) {
+        const until = new Date(lease)
+        if (group.done.length > 0) {
+          await sql`
+            delete from outgoing_due
+             where outgoing_id = any(${group.done}::int8[]) and due_at = ${until}::timestamptz`.execute(trx)
+        }
+        if (group.later.length > 0) {
+          await sql`
+            update outgoing_due as d set due_at = v.at
+              from unnest(${group.later}::int8[], ${group.at}::timestamptz[]) as v(id, at)
+             where d.outgoing_id = any(${group.later}::int8[]) and d.outgoing_id = v.id
+               and d.due_at = ${until}::timestamptz`.execute(trx)
+        }
+      }
+      // The rows still ours: pending, and the attempt this pass's lease gave them (a claim by another
+      // replica after the lease ran out would have changed it). Under the lease nothing else changes
+      // a pending row (a cancellation waits for the lease, receipts wait for the record), so the rest
+      // is as the claim read it. The ids as one array parameter: thousands of parameters cost their
+      // parse and plan more than the statement's execution.
+      const held = await sql<{ id: number; submit_attempts: number }>`
+        select id, submit_attempts from outgoing
+         where id = any(${outcomes.map((o) => o.row.id)}::int8[]) and state = 'pending'
+         order by id for update`.execute(trx)
+      const attempts = new Map(held.rows.map((h) => [h.id, h.submit_attempts]))
+      const ours = outcomes.filter((o) => attempts.get(o.row.id) === o.row.submit_attempts)
+      const rows = new Map<number, OutgoingRow>(ours.map((o) => [o.row.id, o.row]))
       const submitted: number[] = []
       const reports: StatusReport[] = []
       const early: StatusReport[] = []
@@ -291,8 +389,7 @@ export class SendingWorker extends PollingWorker {
         } else if (outcome.kind === 'refused') {
           reports.push({ outgoingId: row.id, ptt: outcome.ptt, dlr: outcome.dlr })
         } else if (outcome.kind === 'retry') {
-          const wait = outcome.afterMs ?? retryDelayMs(row.submit_attempts)
-          later.push({ id: row.id, at: new Date(now.getTime() + wait) })
+          later.push({ id: row.id, at: nextOf.get(row) as Date })
         }
       }
       for (const [carrier, messages] of accepted) {
@@ -303,27 +400,15 @@ export class SendingWorker extends PollingWorker {
           submitted.push(m.id)
         }
         const parts = messages.flatMap((m) => m.ids.map((id, i) => ({ id, outgoingId: m.id, part: i + 1 })))
-        // One statement per carrier and batch, one array per column.
-        await sql`
-          insert into carrier_messages (carrier, carrier_message_id, outgoing_id, part)
-          select ${carrier}::text, v.id, v.outgoing_id, v.part
-            from unnest(${parts.map((p) => p.id)}::text[], ${parts.map((p) => p.outgoingId)}::int8[],
-                        ${parts.map((p) => p.part)}::int4[]) as v(id, outgoing_id, part)
-          on conflict (carrier, carrier_message_id) do nothing`.execute(trx)
-        early.push(
-          ...(await applyEarlyReports(
-            trx,
-            carrier,
-            parts.map((p) => p.id),
-          )),
-        )
+        // One statement per carrier and batch: the ids recorded, the reports that came first taken.
+        early.push(...(await recordCarrierIds(trx, carrier, parts)))
       }
       if (later.length > 0) {
-        const values = later.map((l) => sql`(${l.id}::int8, ${l.at}::timestamptz)`)
+        const laterIds = later.map((l) => l.id)
         await sql`
           update outgoing as o set send_at = v.at, claimed_until = null
-            from (values ${sql.join(values)}) as v(id, at)
-           where o.id = v.id`.execute(trx)
+            from unnest(${laterIds}::int8[], ${later.map((l) => l.at)}::timestamptz[]) as v(id, at)
+           where o.id = v.id and o.id = any(${laterIds}::int8[])`.execute(trx)
       }
       // What acceptance means first, then what the carrier reported before it was recorded.
       await applyStatusReports(trx, [...reports, ...early], now, { rows, changed: submitted })
@@ -391,6 +476,8 @@ export class SendingWorker extends PollingWorker {
         .select('id')
         .where('state', '=', 'submitted')
         .where('expires_at', '<=', now)
+        // What outgoing_expiry_idx covers (pending or submitted): the planner needs it said.
+        .where(sql<boolean>`unsettled`)
         .orderBy('id')
         .limit(BATCH)
         .forUpdate()

@@ -69,6 +69,117 @@ smpp.filters.time.decode = (value: unknown) => value
 smpp.addTLV('ovh_outgoing_id', { id: 0x1401, type: smpp.types.tlv.cstring })
 smpp.addTLV('ovh_incoming_id', { id: 0x1402, type: smpp.types.tlv.cstring })
 
+/**
+ * The fields of a submit_sm without TLVs, as the carrier sends them; the others are the SMPP 3.4
+ * defaults (service_type and schedule_delivery_time empty, protocol_id, priority_flag,
+ * replace_if_present_flag and sm_default_msg_id 0).
+ */
+export type SubmitSmFields = {
+  source_addr_ton: number
+  source_addr_npi: number
+  source_addr: string
+  dest_addr_ton: number
+  dest_addr_npi: number
+  destination_addr: string
+  esm_class: number
+  registered_delivery: number
+  data_coding: number
+  short_message: Buffer
+  /** Absolute, written as the library writes a Date (YYMMDDhhmmsst00+, UTC). */
+  validity_period?: Date
+}
+
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n))
+
+/** SMPP absolute time of a Date, in UTC, as the `smpp` library writes it. */
+function smppTime(date: Date): string {
+  return (
+    String(date.getUTCFullYear()).slice(-2) +
+    pad2(date.getUTCMonth() + 1) +
+    pad2(date.getUTCDate()) +
+    pad2(date.getUTCHours()) +
+    pad2(date.getUTCMinutes()) +
+    pad2(date.getUTCSeconds()) +
+    String(Math.floor(date.getUTCMilliseconds() / 100)) +
+    '00+'
+  )
+}
+
+/**
+ * A submit_sm written straight into its buffer: the bytes the library's PDU would write for the same
+ * fields (test/smpp/wire.test.ts compares them), without its generic encoder (a filter pass over
+ * every field, then a size pass, then a write pass, each looking fields up by name). The library's
+ * session numbers it (sequence_number) and calls toBuffer when it sends it.
+ */
+class SubmitSmPdu {
+  readonly command = 'submit_sm'
+  sequence_number = 0
+
+  constructor(private readonly fields: SubmitSmFields) {}
+
+  isResponse(): boolean {
+    return false
+  }
+
+  toBuffer(): Buffer {
+    const f = this.fields
+    if (f.short_message.length > 255) throw new RangeError('short_message longer than 255 bytes')
+    const validity = f.validity_period ? smppTime(f.validity_period) : ''
+    // Header 16; service_type 1; tons/npis 4; the three addresses; esm_class, protocol_id,
+    // priority_flag 3; schedule_delivery_time 1; validity_period; registered_delivery,
+    // replace_if_present_flag, data_coding, sm_default_msg_id, sm_length 5; the message.
+    const length =
+      16 +
+      1 +
+      4 +
+      f.source_addr.length +
+      1 +
+      f.destination_addr.length +
+      1 +
+      3 +
+      1 +
+      validity.length +
+      1 +
+      5 +
+      f.short_message.length
+    const buffer = Buffer.allocUnsafe(length)
+    buffer.writeUInt32BE(length, 0)
+    buffer.writeUInt32BE(0x00000004, 4)
+    buffer.writeUInt32BE(0, 8)
+    buffer.writeUInt32BE(this.sequence_number, 12)
+    let at = 16
+    buffer[at++] = 0 // service_type
+    buffer[at++] = f.source_addr_ton & 0xff
+    buffer[at++] = f.source_addr_npi & 0xff
+    at += buffer.write(f.source_addr, at, 'ascii')
+    buffer[at++] = 0
+    buffer[at++] = f.dest_addr_ton & 0xff
+    buffer[at++] = f.dest_addr_npi & 0xff
+    at += buffer.write(f.destination_addr, at, 'ascii')
+    buffer[at++] = 0
+    buffer[at++] = f.esm_class & 0xff
+    buffer[at++] = 0 // protocol_id
+    buffer[at++] = 0 // priority_flag
+    buffer[at++] = 0 // schedule_delivery_time
+    at += buffer.write(validity, at, 'ascii')
+    buffer[at++] = 0
+    buffer[at++] = f.registered_delivery & 0xff
+    buffer[at++] = 0 // replace_if_present_flag
+    buffer[at++] = f.data_coding & 0xff
+    buffer[at++] = 0 // sm_default_msg_id
+    buffer[at++] = f.short_message.length & 0xff
+    f.short_message.copy(buffer, at)
+    return buffer
+  }
+}
+
+/** The bytes of a submit_sm of these fields, sequence number `sequence` (for tests). */
+export function encodeSubmitSm(fields: SubmitSmFields, sequence: number): Buffer {
+  const pdu = new SubmitSmPdu(fields)
+  pdu.sequence_number = sequence
+  return pdu.toBuffer()
+}
+
 /** A decoded PDU: the command, its header, and its fields (and TLVs) by their SMPP 3.4 names. */
 export type Pdu = RawPdu
 
@@ -84,7 +195,11 @@ export class SmppRequestError extends Error {
   }
 }
 
-type Waiting = { reject: (error: Error) => void; timer: NodeJS.Timeout }
+/** A request sent and not answered yet: what to call with its answer, and until when to wait. */
+type Waiting = { answer: Answer; deadline: number; command: string; timeoutMs: number }
+
+/** A request's answer: the response PDU (whatever its status), or why there is none. */
+export type Answer = (response: Pdu | null, error: SmppRequestError | null) => void
 
 /**
  * One SMPP session over one TCP (or TLS) connection, either side. `request` sends a PDU and resolves
@@ -94,7 +209,11 @@ type Waiting = { reject: (error: Error) => void; timer: NodeJS.Timeout }
  */
 export class SmppSession {
   private open = true
-  private readonly waiting = new Set<Waiting>()
+  /** By sequence number, in the order sent. */
+  private readonly waiting = new Map<number, Waiting>()
+  /** One timer for every request's deadline (not one each), armed for the earliest. */
+  private deadlineTimer: NodeJS.Timeout | null = null
+  private deadlineAt = Number.POSITIVE_INFINITY
   private readonly closeHandlers: ((error: Error | null) => void)[] = []
   private lastError: Error | null = null
   private writesHeld = false
@@ -114,12 +233,20 @@ export class SmppSession {
         `the session closed${this.lastError ? ` (${this.lastError.message})` : ''}`,
         null,
       )
-      for (const w of this.waiting) {
-        clearTimeout(w.timer)
-        w.reject(reason)
-      }
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
+      this.deadlineTimer = null
+      const waiting = [...this.waiting.values()]
       this.waiting.clear()
+      for (const w of waiting) w.answer(null, reason)
       for (const handler of this.closeHandlers) handler(this.lastError)
+    })
+    // Responses are matched here rather than by the library's callbacks: no closure per request.
+    raw.on('pdu', (pdu: Pdu) => {
+      if (!pdu.isResponse()) return
+      const waiting = this.waiting.get(pdu.sequence_number)
+      if (!waiting) return // answered too late, or never asked
+      this.waiting.delete(pdu.sequence_number)
+      waiting.answer(pdu, null)
     })
   }
 
@@ -157,30 +284,74 @@ export class SmppSession {
    * rejects when the session closes first, or after `timeoutMs` without an answer.
    */
   request(command: string, fields: Record<string, unknown>, timeoutMs: number): Promise<Pdu> {
-    return new Promise((resolve, reject) => {
-      if (!this.open) {
-        reject(new SmppRequestError('the session is closed', null))
-        return
+    return new Promise((resolve, reject) =>
+      this.send(command, fields, timeoutMs, (response, error) =>
+        response ? resolve(response) : reject(error),
+      ),
+    )
+  }
+
+  /**
+   * `request` without a Promise: `answer` is called once, with the response, or with the error when
+   * the session is closed or closes first, or after `timeoutMs` without an answer. What a carrier
+   * keeping a window full calls for each submit_sm.
+   */
+  send(command: string, fields: Record<string, unknown>, timeoutMs: number, answer: Answer): void {
+    // A failure to send is answered on the next tick, as a response would be: never from inside the
+    // caller's own loop.
+    if (!this.open) {
+      process.nextTick(answer, null, new SmppRequestError('the session is closed', null))
+      return
+    }
+    this.sendPdu(new smpp.PDU(command, fields), command, timeoutMs, answer)
+  }
+
+  /** `send` of a submit_sm, written by its own encoder (SubmitSmPdu): what a carrier sends most. */
+  sendSubmitSm(fields: SubmitSmFields, timeoutMs: number, answer: Answer): void {
+    if (!this.open) {
+      process.nextTick(answer, null, new SmppRequestError('the session is closed', null))
+      return
+    }
+    this.sendPdu(new SubmitSmPdu(fields) as unknown as Pdu, 'submit_sm', timeoutMs, answer)
+  }
+
+  private sendPdu(pdu: Pdu, command: string, timeoutMs: number, answer: Answer): void {
+    if (!this.raw.send(pdu)) {
+      process.nextTick(answer, null, new SmppRequestError('the session is not writable', null))
+      return
+    }
+    const deadline = Date.now() + timeoutMs
+    this.waiting.set(pdu.sequence_number, { answer, deadline, command, timeoutMs })
+    if (deadline < this.deadlineAt) this.armDeadline(deadline)
+  }
+
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
+    this.deadlineAt = at
+    this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()))
+    // The socket keeps the process alive while the session is open; this timer need not.
+    this.deadlineTimer.unref()
+  }
+
+  /** Fails the requests whose time is up; the timer then waits for the earliest of the others. */
+  private expire(): void {
+    this.deadlineTimer = null
+    this.deadlineAt = Number.POSITIVE_INFINITY
+    const now = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    const expired: Waiting[] = []
+    for (const [sequence, w] of this.waiting) {
+      if (w.deadline <= now) {
+        this.waiting.delete(sequence)
+        expired.push(w)
+      } else if (w.deadline < next) {
+        next = w.deadline
       }
-      const waiting: Waiting = {
-        reject,
-        timer: setTimeout(() => {
-          this.waiting.delete(waiting)
-          reject(new SmppRequestError(`no ${command}_resp within ${timeoutMs} ms`, null))
-        }, timeoutMs),
-      }
-      this.waiting.add(waiting)
-      const sent = this.raw.send(new smpp.PDU(command, fields), (response) => {
-        clearTimeout(waiting.timer)
-        this.waiting.delete(waiting)
-        resolve(response)
-      })
-      if (!sent) {
-        clearTimeout(waiting.timer)
-        this.waiting.delete(waiting)
-        reject(new SmppRequestError('the session is not writable', null))
-      }
-    })
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(next)
+    for (const w of expired) {
+      w.answer(null, new SmppRequestError(`no ${w.command}_resp within ${w.timeoutMs} ms`, null))
+    }
   }
 
   /** Every request PDU the peer sends (responses go to their `request`). */

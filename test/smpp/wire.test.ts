@@ -7,7 +7,15 @@ import {
   receiptOfStatus,
   statusOfReceipt,
 } from '../../src/smpp/receipt.js'
-import { connectSmpp, listenSmpp, type Pdu, type SmppSession, STATUS } from '../../src/smpp/session.js'
+import {
+  connectSmpp,
+  encodeSubmitSm,
+  listenSmpp,
+  type Pdu,
+  type SmppSession,
+  STATUS,
+  type SubmitSmFields,
+} from '../../src/smpp/session.js'
 import { DATA_CODING, decodeText, encodeText } from '../../src/smpp/short-message.js'
 import { waitFor } from '../support/wait.js'
 
@@ -184,5 +192,55 @@ t.test('one table maps our ptt/DLR to receipts and carriers’ receipts back', a
     const back = receiptOfStatus(ptt, dlr).state
     const expected = state === 'ACCEPTD' ? 'ENROUTE' : state === 'DELETED' ? 'REJECTD' : state
     t.equal(back, expected, `${state} → ptt ${ptt} / DLR ${dlr} → ${back}`)
+  }
+})
+
+t.test('a submit_sm written by its own encoder is the bytes the library writes', async (t) => {
+  const smpp = (await import('smpp')).default
+  const cases: SubmitSmFields[] = [
+    {
+      source_addr_ton: 5,
+      source_addr_npi: 0,
+      source_addr: 'ACME',
+      dest_addr_ton: 1,
+      dest_addr_npi: 1,
+      destination_addr: '33612345678',
+      esm_class: 0,
+      registered_delivery: 1,
+      data_coding: 0,
+      short_message: Buffer.from('hello'),
+    },
+    {
+      source_addr_ton: 1,
+      source_addr_npi: 1,
+      source_addr: '33700000000',
+      dest_addr_ton: 1,
+      dest_addr_npi: 1,
+      destination_addr: '447700900123',
+      esm_class: 0x40,
+      registered_delivery: 0,
+      data_coding: 8,
+      short_message: Buffer.alloc(140, 0xab),
+      validity_period: new Date('2026-12-05T07:08:09.987Z'),
+    },
+    {
+      source_addr_ton: 3,
+      source_addr_npi: 1,
+      source_addr: '',
+      dest_addr_ton: 1,
+      dest_addr_npi: 1,
+      destination_addr: '1',
+      esm_class: 0,
+      registered_delivery: 17,
+      data_coding: 0,
+      short_message: Buffer.alloc(0),
+      validity_period: new Date('2031-01-01T00:00:00.050Z'),
+    },
+  ]
+  for (const [i, fields] of cases.entries()) {
+    const library = new smpp.PDU('submit_sm', { ...fields, sequence_number: 1000 + i }) as unknown as {
+      toBuffer(): Buffer
+    }
+    t.same(encodeSubmitSm(fields, 1000 + i), library.toBuffer(), `case ${i + 1}`)
   }
 })

@@ -28,6 +28,11 @@ export function repoFile(relative: string): string {
   return path.join(ROOT, relative)
 }
 
+/** One of our TypeScript modules as the running code has it: `dist-test/….js` when compiled, else the `.ts`. */
+export function codeFile(source: string): string {
+  return COMPILED ? path.join(CODE_ROOT, source.replace(/\.ts$/, '.js')) : path.join(ROOT, source)
+}
+
 /**
  * The command that runs one of our TypeScript programs, `src/server.ts` or `src/cli/main.ts` (given
  * by its source path): `node dist-test/src/server.js` when the tests are compiled, else
@@ -35,5 +40,5 @@ export function repoFile(relative: string): string {
  */
 export function nodeCommand(source: string): [string, ...string[]] {
   if (!COMPILED) return [process.execPath, '--import', 'tsx', path.join(ROOT, source)]
-  return [process.execPath, '--enable-source-maps', path.join(CODE_ROOT, source.replace(/\.ts$/, '.js'))]
+  return [process.execPath, '--enable-source-maps', codeFile(source)]
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { nodeCommand, ROOT } from './paths.js'
+import { existsSync, readFileSync } from 'node:fs'
+import { COMPILED, codeFile, nodeCommand, ROOT } from './paths.js'
 import type { Teardown } from './teardown.js'
 
 /**
@@ -27,6 +28,33 @@ export type ServerProcess = {
   output: () => string
   stderr: () => string
   exited: Promise<Exit>
+}
+
+/**
+ * The environment that preloads `test/support/heap-probe.ts` into a spawned server: a full collection
+ * every `everyMs`, then its live heap and RSS appended to `file` (read them with readHeapProbe).
+ */
+export function heapProbeEnv(file: string, everyMs = 100): Record<string, string> {
+  const probe = `--import=${codeFile('test/support/heap-probe.ts')}`
+  return {
+    NODE_OPTIONS: COMPILED ? probe : `--import=tsx ${probe}`,
+    HEAP_PROBE_FILE: file,
+    HEAP_PROBE_MS: String(everyMs),
+  }
+}
+
+export type HeapSample = { at: number; liveHeap: number; rss: number }
+
+/** The samples a heap probe wrote so far, oldest first. */
+export function readHeapProbe(file: string): HeapSample[] {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [at, liveHeap, rss] = line.split(' ').map(Number)
+      return { at: at as number, liveHeap: liveHeap as number, rss: rss as number }
+    })
 }
 
 /** Who owns a spawned server: its teardown kills it; a drill also tracks it (killed on exit and signals). */

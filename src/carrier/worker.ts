@@ -107,6 +107,11 @@ export class SendingWorker extends PollingWorker {
     this.recorder = new Batcher((outcomes) => this.record(outcomes, this.clock.now()), 2000)
   }
 
+  /** Messages claimed and not yet recorded: hand-overs under way. */
+  get handingOver(): number {
+    return this.inFlight
+  }
+
   /** One pass over due work; returns how many messages and reports were processed. Tests call it. */
   async runOnce(): Promise<number> {
     let total = 0
@@ -174,15 +179,23 @@ export class SendingWorker extends PollingWorker {
   private async submitDue(): Promise<number> {
     const handOvers: Promise<void>[] = []
     let claimed = 0
-    for (;;) {
-      while (this.inFlight + CLAIM_BATCH > MAX_IN_FLIGHT) {
-        await new Promise<void>((resolve) => this.waiters.push(resolve))
+    try {
+      for (;;) {
+        while (this.inFlight + CLAIM_BATCH > MAX_IN_FLIGHT) {
+          await new Promise<void>((resolve) => this.waiters.push(resolve))
+        }
+        const { rows, taken } = await this.claim(this.clock.now(), CLAIM_BATCH)
+        if (taken === 0) break
+        claimed += taken
+        if (rows.length > 0) handOvers.push(this.handOver(rows))
+        if (taken < CLAIM_BATCH || this.stopRequested) break
       }
-      const { rows, taken } = await this.claim(this.clock.now(), CLAIM_BATCH)
-      if (taken === 0) break
-      claimed += taken
-      if (rows.length > 0) handOvers.push(this.handOver(rows))
-      if (taken < CLAIM_BATCH || this.stopRequested) break
+    } catch (error) {
+      // A claim failed (the database went away): the run fails once the hand-overs already under
+      // way have ended. One refused to record must not be left as a rejected promise nobody awaits,
+      // which ends the process: those rows stay claimed until their lease lapses.
+      await Promise.allSettled(handOvers)
+      throw error
     }
     const results = await Promise.allSettled(handOvers)
     const failed = results.find((r) => r.status === 'rejected')

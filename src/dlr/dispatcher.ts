@@ -104,61 +104,70 @@ export class CallbackDispatcher extends PollingWorker {
     let slotFreed: (() => void) | null = null
     const records: Promise<void>[] = []
     let prefetched: Promise<Claimed[]> | null = null
-    for (let batches = 0; batches < MAX_BATCHES_PER_RUN; batches++) {
-      const claimed = await (prefetched ?? this.claim())
-      prefetched = null
-      if (claimed.length === 0) break
-      attempted += claimed.length
-      const results: Result[] = []
-      let unfinished = claimed.length
-      let allFinished: () => void = () => {}
-      const finished = new Promise<void>((resolve) => {
-        allFinished = resolve
-      })
-      // A full batch: the next claim starts with the last round of this one, so that no slot waits.
-      const prefetchAt =
-        claimed.length === batch && batches + 1 < MAX_BATCHES_PER_RUN && !this.stopRequested
-          ? Math.max(0, claimed.length - this.options.concurrency)
-          : -1
-      for (const [index, delivery] of claimed.entries()) {
-        if (index === prefetchAt) {
-          prefetched = this.claim()
-          // Awaited at the top of the next turn; a failure there fails the run like any claim.
-          prefetched.catch(() => {})
+    try {
+      for (let batches = 0; batches < MAX_BATCHES_PER_RUN; batches++) {
+        const claimed = await (prefetched ?? this.claim())
+        prefetched = null
+        if (claimed.length === 0) break
+        attempted += claimed.length
+        const results: Result[] = []
+        let unfinished = claimed.length
+        let allFinished: () => void = () => {}
+        const finished = new Promise<void>((resolve) => {
+          allFinished = resolve
+        })
+        // A full batch: the next claim starts with the last round of this one, so that no slot waits.
+        const prefetchAt =
+          claimed.length === batch && batches + 1 < MAX_BATCHES_PER_RUN && !this.stopRequested
+            ? Math.max(0, claimed.length - this.options.concurrency)
+            : -1
+        for (const [index, delivery] of claimed.entries()) {
+          if (index === prefetchAt) {
+            prefetched = this.claim()
+            // Awaited at the top of the next turn; a failure there fails the run like any claim.
+            prefetched.catch(() => {})
+          }
+          while (inFlight >= this.options.concurrency) {
+            await new Promise<void>((resolve) => {
+              slotFreed = resolve
+            })
+          }
+          inFlight++
+          void this.deliver(delivery)
+            .catch((error: unknown) =>
+              this.retry(delivery, null, `error: ${String(error)}`.slice(0, 500), null),
+            )
+            .then((result) => {
+              results.push(result)
+              inFlight--
+              const wake = slotFreed
+              slotFreed = null
+              wake?.()
+              if (--unfinished === 0) allFinished()
+            })
         }
-        while (inFlight >= this.options.concurrency) {
-          await new Promise<void>((resolve) => {
-            slotFreed = resolve
-          })
+        const attempts = new Map(claimed.map((c) => [c.id, c.attempts]))
+        records.push(finished.then(() => this.record(results, attempts)))
+        // Stopping: the batch already claimed is still delivered, none is claimed after it.
+        if (this.stopRequested && !prefetched) break
+        if (claimed.length < batch) {
+          // Less than a full batch: the queue was drained. What was committed while these calls ran
+          // is claimed as soon as they end, while their outcomes are recorded (not after: the record's
+          // round trip and a new run are off the path from a status change to its callback). Nothing
+          // is claimed while they run, so no claim waits behind calls (the lease holds). Only when a
+          // NOTIFY was heard since the last claim began (no claim that would find nothing); else the
+          // run ends as before.
+          await finished
+          if (this.stopRequested || !this.heard) break
         }
-        inFlight++
-        void this.deliver(delivery)
-          .catch((error: unknown) =>
-            this.retry(delivery, null, `error: ${String(error)}`.slice(0, 500), null),
-          )
-          .then((result) => {
-            results.push(result)
-            inFlight--
-            const wake = slotFreed
-            slotFreed = null
-            wake?.()
-            if (--unfinished === 0) allFinished()
-          })
       }
-      const attempts = new Map(claimed.map((c) => [c.id, c.attempts]))
-      records.push(finished.then(() => this.record(results, attempts)))
-      // Stopping: the batch already claimed is still delivered, none is claimed after it.
-      if (this.stopRequested && !prefetched) break
-      if (claimed.length < batch) {
-        // Less than a full batch: the queue was drained. What was committed while these calls ran
-        // is claimed as soon as they end, while their outcomes are recorded (not after: the record's
-        // round trip and a new run are off the path from a status change to its callback). Nothing
-        // is claimed while they run, so no claim waits behind calls (the lease holds). Only when a
-        // NOTIFY was heard since the last claim began (no claim that would find nothing); else the
-        // run ends as before.
-        await finished
-        if (this.stopRequested || !this.heard) break
-      }
+    } catch (error) {
+      // A claim failed (the database went away): the run fails, but only after every batch already
+      // claimed has been called and its outcomes recorded or refused. A refused record must not be
+      // left as a rejected promise nobody awaits, which ends the process: its lease lapses and the
+      // rows are claimed again.
+      await Promise.allSettled(records)
+      throw error
     }
     const recorded = await Promise.allSettled(records)
     const failed = recorded.find((r) => r.status === 'rejected')

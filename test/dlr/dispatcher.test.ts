@@ -1,6 +1,8 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { Agent } from 'undici'
+import { CallbackDispatcher } from '../../src/dlr/dispatcher.js'
 import { admin, buildTestApp, call, SERVICE } from '../helpers.js'
 
 /** A real callback receiver on 127.0.0.1 whose answer per call is decided by `behaviour`. */
@@ -310,5 +312,80 @@ t.test('signed callbacks verify with the Standard Webhooks reference library', a
   t.equal(
     (await admin(app, 'PUT', `/admin/v1/accounts/${SERVICE}/users/nobody99/callback-secret`, {})).status,
     404,
+  )
+})
+
+t.test('the database going away while calls are in flight fails the run, never the process', async (t) => {
+  // Every statement fails while `down` (what a PostgreSQL shutdown does to the pool), through a
+  // plugin on the same database.
+  let down = false
+  const faulty = db.withPlugin({
+    transformQuery: (args) => {
+      if (down) throw new Error('Connection terminated unexpectedly')
+      return args.node
+    },
+    transformResult: async (args) => args.result,
+  })
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => process.off('unhandledRejection', onUnhandled))
+
+  let release: () => void = () => {}
+  const answered = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let called: () => void = () => {}
+  const reached = new Promise<void>((resolve) => {
+    called = resolve
+  })
+  const rx = await receiver((_n, _req, res) => {
+    called()
+    void answered.then(() => res.end('ok'))
+  })
+  const { id } = await sendWithCallback(rx.url('/dlr'))
+  await app.sendingWorker.runOnce()
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  const dispatcher = new CallbackDispatcher({
+    db: faulty,
+    agent,
+    clock,
+    log: app.log,
+    concurrency: 10,
+    scheduleMs: [1000],
+    timeoutMs: 2000,
+    pollMs: 60_000,
+  })
+  const run = dispatcher.runOnce()
+  await reached
+  // A NOTIFY during the calls: the run claims again when they end, and that claim fails; so does
+  // the record of the batch called.
+  dispatcher.nudge()
+  down = true
+  release()
+  await t.rejects(run, /Connection terminated unexpectedly/)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(unhandled, [], 'no rejection left unobserved (Node would end the process)')
+  down = false
+
+  t.same(
+    (await deliveries(id)).map((d) => [d.status, d.attempts]),
+    [['pending', 1]],
+    'the outcome was not recorded: the row stays claimed',
+  )
+  clock.advance(60_000)
+  await deliverAll()
+  t.same(
+    (await deliveries(id)).map((d) => [d.status, d.attempts]),
+    [
+      ['delivered', 2],
+      ['delivered', 1],
+    ],
+    'claimed again once its lease lapsed and delivered, then the next report',
+  )
+  t.same(
+    rx.calls.map((c) => c.searchParams.get('ptt')),
+    ['3', '3', '4'],
   )
 })

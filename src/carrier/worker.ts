@@ -187,13 +187,18 @@ export class SendingWorker extends PollingWorker {
         const { rows, taken } = await this.claim(this.clock.now(), CLAIM_BATCH)
         if (taken === 0) break
         claimed += taken
-        if (rows.length > 0) handOvers.push(this.handOver(rows))
+        if (rows.length > 0) {
+          const handOver = this.handOver(rows)
+          // Handled now: its record may fail (the database gone) while this loop waits for room or
+          // a claim; the settled results below still see the failure.
+          handOver.catch(() => {})
+          handOvers.push(handOver)
+        }
         if (taken < CLAIM_BATCH || this.stopRequested) break
       }
     } catch (error) {
-      // A claim failed (the database went away): the run fails once the hand-overs already under
-      // way have ended. One refused to record must not be left as a rejected promise nobody awaits,
-      // which ends the process: those rows stay claimed until their lease lapses.
+      // A claim failed (the database went away): the pass fails once the hand-overs under way have
+      // ended (those whose record was refused stay leased until the lease lapses).
       await Promise.allSettled(handOvers)
       throw error
     }

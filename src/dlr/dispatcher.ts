@@ -147,7 +147,11 @@ export class CallbackDispatcher extends PollingWorker {
             })
         }
         const attempts = new Map(claimed.map((c) => [c.id, c.attempts]))
-        records.push(finished.then(() => this.record(results, attempts)))
+        const record = finished.then(() => this.record(results, attempts))
+        // Handled now: it may fail (the database gone) while this loop waits for a slot or a claim;
+        // the settled results below still see the failure.
+        record.catch(() => {})
+        records.push(record)
         // Stopping: the batch already claimed is still delivered, none is claimed after it.
         if (this.stopRequested && !prefetched) break
         if (claimed.length < batch) {
@@ -162,10 +166,9 @@ export class CallbackDispatcher extends PollingWorker {
         }
       }
     } catch (error) {
-      // A claim failed (the database went away): the run fails, but only after every batch already
-      // claimed has been called and its outcomes recorded or refused. A refused record must not be
-      // left as a rejected promise nobody awaits, which ends the process: its lease lapses and the
-      // rows are claimed again.
+      // A claim failed (the database went away): the run fails once every batch already claimed has
+      // been called and its outcomes recorded or refused (refused, its rows stay leased until the
+      // lease lapses, then they are claimed again).
       await Promise.allSettled(records)
       throw error
     }

@@ -2,9 +2,11 @@
  * The database going away while a pass of the sending worker has hand-overs under way: the pass
  * fails (the worker logs it and retries at the next poll), never the process, and the messages it
  * had claimed are handed over again once their lease lapses. (drill:pg-restart ended the server
- * this way once: a claim failed while an earlier batch's record was refused too.)
+ * this way once: a claim failed while an earlier batch's record was refused too.) The failures are
+ * injected by a kysely plugin on the same database, in both orders: the claim first, the record first.
  */
-import t from 'tap'
+import type { KyselyPlugin, RootOperationNode } from 'kysely'
+import t, { type Test } from 'tap'
 import { SendingWorker } from '../../src/carrier/worker.js'
 import { DEFAULT_STOP_MENTION } from '../../src/sending/encoding.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
@@ -15,11 +17,12 @@ const { db } = deps.database
 await enableSender(db, await accountIdOf(db, SERVICE), 'ACME')
 await app.ready()
 
-t.test('a claim and a record refused in the same pass fail the pass, not the process', async (t) => {
-  // 1,200 due messages: more than one claim's batch, so the pass claims again while the first
-  // batch is with the simulator.
+const LEASE_MS = 30_000
+let numbers = 0
+/** 1,200 due messages: more than one claim's batch, so a pass claims again while the first batch is with the simulator. */
+async function sendMany(t: Test) {
   for (let job = 0; job < 2; job++) {
-    const receivers = Array.from({ length: 600 }, (_, i) => `+3361${String(job * 600 + i).padStart(7, '0')}`)
+    const receivers = Array.from({ length: 600 }, () => `+3361${String(numbers++).padStart(7, '0')}`)
     const sent = await call(app, 'POST', `/1.0/sms/${SERVICE}/jobs`, {
       message: 'hello',
       receivers,
@@ -28,11 +31,77 @@ t.test('a claim and a record refused in the same pass fail the pass, not the pro
     })
     t.equal(sent.status, 200)
   }
+}
+
+const states = async () =>
+  Object.fromEntries(
+    (
+      await db
+        .selectFrom('outgoing')
+        .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('state', 'in', ['pending', 'submitted', 'final'])
+        .groupBy('state')
+        .execute()
+    ).map((r) => [r.state, Number(r.n)]),
+  )
+
+/** Rejections nobody handled while the test runs (Node would end the process on each). */
+function watchUnhandled(t: Test): unknown[] {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => process.off('unhandledRejection', onUnhandled))
+  return unhandled
+}
+
+const isClaim = (node: RootOperationNode) => {
+  const raw = node as { kind: string; sqlFragments?: readonly string[] }
+  return (
+    raw.kind === 'RawNode' && Boolean(raw.sqlFragments?.join('').includes('update outgoing_due set due_at'))
+  )
+}
+
+function workerOn(plugin: KyselyPlugin) {
+  return new SendingWorker({
+    db: db.withPlugin(plugin),
+    router: app.carriers,
+    clock,
+    log: app.log,
+    pollMs: 60_000,
+    leaseMs: LEASE_MS,
+    stopMention: DEFAULT_STOP_MENTION,
+  })
+}
+
+/** Every hand-over of the pass has ended; then a few turns for a rejection nobody handled to surface. */
+async function settled(t: Test, worker: SendingWorker) {
+  const until = Date.now() + 10_000
+  while (worker.handingOver > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(worker.handingOver, 0, 'every hand-over of the pass ended')
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** The messages stayed leased, and are handed over again once the lease lapsed. */
+async function recovered(t: Test) {
+  t.same(await states(), { pending: 1200 }, 'nothing was recorded: the claimed messages stay leased')
+  clock.advance(LEASE_MS)
+  while ((await app.sendingWorker.runOnce()) > 0) clock.advance(1000)
+  const after = await states()
+  t.equal(after.pending ?? 0, 0, 'every message handed over again once its lease lapsed')
+  t.equal(
+    Object.values(after).reduce((a, b) => a + b, 0),
+    1200,
+  )
+  await db.deleteFrom('outgoing').execute()
+}
+
+t.test('the next claim refused first, then the records: the pass fails, not the process', async (t) => {
+  await sendMany(t)
   // Every statement fails once the first claim has returned (what a PostgreSQL shutdown does to
-  // the pool), through a plugin on the same database.
+  // the pool).
   let down = false
   let refused = 0
-  const faulty = db.withPlugin({
+  const worker = workerOn({
     transformQuery: (args) => {
       if (down) {
         refused++
@@ -45,46 +114,41 @@ t.test('a claim and a record refused in the same pass fail the pass, not the pro
       return args.result
     },
   })
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
-  process.on('unhandledRejection', onUnhandled)
-  t.teardown(() => process.off('unhandledRejection', onUnhandled))
-  const worker = new SendingWorker({
-    db: faulty,
-    router: app.carriers,
-    clock,
-    log: app.log,
-    pollMs: 60_000,
-    leaseMs: 30_000,
-    stopMention: DEFAULT_STOP_MENTION,
-  })
+  const unhandled = watchUnhandled(t)
   await t.rejects(worker.runOnce(), /Connection terminated unexpectedly/)
-  // Every hand-over of the pass has ended (they may end after the pass failed, when they were not
-  // waited for); then a few turns for a rejection nobody handled to surface.
-  const until = Date.now() + 10_000
-  while (worker.handingOver > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5))
-  t.equal(worker.handingOver, 0, 'every hand-over of the pass ended')
+  await settled(t, worker)
   t.ok(refused >= 2, 'the claim after the first batch and a record were refused')
-  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
-  t.same(unhandled, [], 'no rejection left unobserved (Node would end the process)')
-
-  const states = async () =>
-    Object.fromEntries(
-      (
-        await db
-          .selectFrom('outgoing')
-          .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-          .groupBy('state')
-          .execute()
-      ).map((r) => [r.state, Number(r.n)]),
-    )
-  t.same(await states(), { pending: 1200 }, 'nothing was recorded: the claimed messages stay leased')
-  clock.advance(30_000)
-  while ((await app.sendingWorker.runOnce()) > 0) clock.advance(1000)
-  const after = await states()
-  t.equal(after.pending ?? 0, 0, 'every message handed over again once its lease lapsed')
-  t.equal(
-    Object.values(after).reduce((a, b) => a + b, 0),
-    1200,
-  )
+  t.same(unhandled, [], 'no rejection left unobserved')
+  await recovered(t)
 })
+
+t.test(
+  'the records refused while the pass waits for its next claim: the pass fails, not the process',
+  async (t) => {
+    await sendMany(t)
+    // Claims answer, everything else fails; the second claim answers only once the first batch's
+    // hand-over has ended (all of its records refused), so the pass is waiting on it meanwhile.
+    let claims = 0
+    let worker: SendingWorker | null = null
+    worker = workerOn({
+      transformQuery: (args) => {
+        if (!isClaim(args.node)) throw new Error('Connection terminated unexpectedly')
+        return args.node
+      },
+      transformResult: async (args) => {
+        if (++claims === 2) {
+          while ((worker?.handingOver ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+          for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+        }
+        return args.result
+      },
+    })
+    const unhandled = watchUnhandled(t)
+    const run = worker.runOnce()
+    await t.rejects(run, /Connection terminated unexpectedly/)
+    await settled(t, worker)
+    t.equal(claims, 2)
+    t.same(unhandled, [], 'no rejection left unobserved')
+    await recovered(t)
+  },
+)

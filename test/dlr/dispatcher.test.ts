@@ -389,3 +389,91 @@ t.test('the database going away while calls are in flight fails the run, never t
     ['3', '3', '4'],
   )
 })
+
+t.test('a record refused while the run waits for a call fails the run, never the process', async (t) => {
+  // Only the statement that records outcomes fails (claims still answer), so the refusal comes while
+  // the run is busy with later batches: one delivery per batch, one call at a time.
+  const recordsRefused = db.withPlugin({
+    transformQuery: (args) => {
+      const node = args.node as { kind: string; sqlFragments?: readonly string[] }
+      if (node.kind === 'RawNode' && node.sqlFragments?.join('').includes('update callback_deliveries as d'))
+        throw new Error('Connection terminated unexpectedly')
+      return args.node
+    },
+    transformResult: async (args) => args.result,
+  })
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => process.off('unhandledRejection', onUnhandled))
+
+  let release: () => void = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let secondCall: () => void = () => {}
+  const second = new Promise<void>((resolve) => {
+    secondCall = resolve
+  })
+  // The second call waits; the others are answered at once.
+  const rx = await receiver((n, _req, res) => {
+    if (n !== 2) return res.end('ok')
+    secondCall()
+    void held.then(() => res.end('ok'))
+  })
+  const sent = [
+    await sendWithCallback(rx.url('/a')),
+    await sendWithCallback(rx.url('/b')),
+    await sendWithCallback(rx.url('/c')),
+  ]
+  await app.sendingWorker.runOnce()
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  const dispatcher = new CallbackDispatcher({
+    db: recordsRefused,
+    agent,
+    clock,
+    log: app.log,
+    concurrency: 1,
+    batch: 1,
+    scheduleMs: [1000],
+    timeoutMs: 2000,
+    pollMs: 60_000,
+  })
+  const run = dispatcher.runOnce()
+  await second
+  // The first batch's record was refused by now (it began when the first call ended, before the
+  // second call was made) while the run waits for the second call to free the only slot; a few
+  // turns for a rejection nobody handled to surface.
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  t.same(unhandled, [], 'no rejection left unobserved while the run goes on')
+  release()
+  await t.rejects(run, /Connection terminated unexpectedly/, 'the run fails once its calls have ended')
+  t.same(unhandled, [])
+
+  // The first report (ptt 3) of each SMS, as the row of its delivery says.
+  const firstReports = async () =>
+    Promise.all(sent.map(async ({ id }) => (await deliveries(id))[0])).then((rows) =>
+      rows.map((d) => [d?.status, d?.attempts]),
+    )
+  t.same(
+    await firstReports(),
+    [
+      ['pending', 1],
+      ['pending', 1],
+      ['pending', 1],
+    ],
+    'no outcome recorded: the rows stay leased',
+  )
+  clock.advance(60_000)
+  await deliverAll()
+  t.same(
+    await firstReports(),
+    [
+      ['delivered', 2],
+      ['delivered', 2],
+      ['delivered', 2],
+    ],
+    'claimed again once their lease lapsed, and delivered',
+  )
+})

@@ -82,6 +82,7 @@ export async function requestExport(
     .select((eb) => eb.fn.max('id').as('max'))
     .where('account_id', '=', account.id)
     .executeTakeFirst()
+  await purgeExpired(db, account.owner_id, now)
   const id = randomUUID()
   const token = randomBytes(32).toString('base64url')
   const saved: Omit<ExportFilters, 'wayType'> = {}
@@ -107,6 +108,15 @@ export async function requestExport(
     })
     .execute()
   return id
+}
+
+/**
+ * Deletes the owner's documents past their expiry (already 404 everywhere), whenever it creates one:
+ * an upload's file (up to 1 MiB) is not kept for ever, and no background job is needed for it. The
+ * owner's own rows only (documents_owner_idx), in the statement's own transaction.
+ */
+async function purgeExpired(db: Db, ownerId: number, now: Date): Promise<void> {
+  await db.deleteFrom('documents').where('owner_id', '=', ownerId).where('expires_at', '<=', now).execute()
 }
 
 export type DocumentRow = Selectable<DocumentsTable>
@@ -228,6 +238,7 @@ export async function createUploadDocument(
     if (seen.has(tag.key)) throw badRequest(`Invalid tags: the key "${tag.key}" is given twice`)
     seen.add(tag.key)
   }
+  await purgeExpired(db, input.ownerId, now)
   return db
     .insertInto('documents')
     .values({

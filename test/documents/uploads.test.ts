@@ -201,6 +201,19 @@ t.test('documents are the owner’s: another owner gets 404, cannot use the id; 
   clock.advance(31 * 24 * 3600 * 1000)
   t.equal((await call(app, 'GET', `/1.0/me/document/${later.id}`)).status, 404, 'gone after 30 days')
   t.equal((await put(later.putUrl, 'x')).statusCode, 404)
+
+  // Expired documents are deleted when the owner creates another one (not another owner's).
+  const stored = async (id: string) =>
+    (await app.db.selectFrom('documents').select('id').where('id', '=', id).execute()).length
+  const theirsLater = (await call(app, 'POST', '/1.0/me/document', { name: 'theirs.csv' }, keys)).body
+  t.equal(await put(theirsLater.putUrl, '+33601020304\n').then((r) => r.statusCode), 201)
+  t.equal(await stored(later.id), 1, 'an expired document stays stored until its owner creates another')
+  clock.advance(31 * 24 * 3600 * 1000)
+  const next = (await call(app, 'POST', '/1.0/me/document', { name: 'next.csv' })).body
+  t.equal(await stored(later.id), 0, 'the owner’s expired upload was deleted')
+  t.equal(await stored(next.id), 1)
+  t.equal(await stored(theirsLater.id), 1, 'another owner’s expired document is left to that owner')
+  t.equal((await call(app, 'GET', `/1.0/me/document/${next.id}`)).status, 200)
 })
 
 t.test(

@@ -64,16 +64,7 @@ export type CreateDbOptions = {
   searchPath?: string
   /** PostgreSQL pool size. */
   poolSize?: number
-  /**
-   * PostgreSQL: how long a query waits for a connection (a new one to answer, or a free one of the
-   * pool) before it fails as "database unavailable" (503). Without it, a server that stops answering
-   * without closing its sockets (a host gone, a network cut) would hold every request for ever.
-   */
-  connectTimeoutMs?: number
 }
-
-/** See CreateDbOptions.connectTimeoutMs. */
-export const CONNECT_TIMEOUT_MS = 5000
 
 export async function createDb(
   database: Config['database'],
@@ -83,7 +74,6 @@ export async function createDb(
     const pool = new pg.Pool({
       connectionString: database.url,
       max: options.poolSize ?? 20,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       options: options.searchPath ? `-c search_path=${options.searchPath}` : undefined,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

@@ -11,6 +11,7 @@ import { SendingWorker } from '../../src/carrier/worker.js'
 import { DEFAULT_STOP_MENTION } from '../../src/sending/encoding.js'
 import { buildTestApp, call, SERVICE } from '../helpers.js'
 import { accountIdOf, enableSender } from '../support/account.js'
+import { rawText, refusing, watchUnhandled } from '../support/outage.js'
 
 const { app, deps, clock } = await buildTestApp(t, { credits: 5000 })
 const { db } = deps.database
@@ -45,21 +46,7 @@ const states = async () =>
     ).map((r) => [r.state, Number(r.n)]),
   )
 
-/** Rejections nobody handled while the test runs (Node would end the process on each). */
-function watchUnhandled(t: Test): unknown[] {
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
-  process.on('unhandledRejection', onUnhandled)
-  t.teardown(() => process.off('unhandledRejection', onUnhandled))
-  return unhandled
-}
-
-const isClaim = (node: RootOperationNode) => {
-  const raw = node as { kind: string; sqlFragments?: readonly string[] }
-  return (
-    raw.kind === 'RawNode' && Boolean(raw.sqlFragments?.join('').includes('update outgoing_due set due_at'))
-  )
-}
+const isClaim = (node: RootOperationNode) => rawText(node).includes('update outgoing_due set due_at')
 
 function workerOn(plugin: KyselyPlugin) {
   return new SendingWorker({
@@ -101,19 +88,17 @@ t.test('the next claim refused first, then the records: the pass fails, not the 
   // the pool).
   let down = false
   let refused = 0
-  const worker = workerOn({
-    transformQuery: (args) => {
-      if (down) {
-        refused++
-        throw new Error('Connection terminated unexpectedly')
-      }
-      return args.node
-    },
-    transformResult: async (args) => {
-      down = true
-      return args.result
-    },
-  })
+  const worker = workerOn(
+    refusing(
+      () => {
+        if (down) refused++
+        return down
+      },
+      () => {
+        down = true
+      },
+    ),
+  )
   const unhandled = watchUnhandled(t)
   await t.rejects(worker.runOnce(), /Connection terminated unexpectedly/)
   await settled(t, worker)
@@ -130,19 +115,17 @@ t.test(
     // hand-over has ended (all of its records refused), so the pass is waiting on it meanwhile.
     let claims = 0
     let worker: SendingWorker | null = null
-    worker = workerOn({
-      transformQuery: (args) => {
-        if (!isClaim(args.node)) throw new Error('Connection terminated unexpectedly')
-        return args.node
-      },
-      transformResult: async (args) => {
-        if (++claims === 2) {
-          while ((worker?.handingOver ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 5))
-          for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
-        }
-        return args.result
-      },
-    })
+    worker = workerOn(
+      refusing(
+        (node) => !isClaim(node),
+        async () => {
+          if (++claims === 2) {
+            while ((worker?.handingOver ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+            for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+          }
+        },
+      ),
+    )
     const unhandled = watchUnhandled(t)
     const run = worker.runOnce()
     await t.rejects(run, /Connection terminated unexpectedly/)

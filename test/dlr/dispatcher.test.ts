@@ -4,6 +4,8 @@ import t from 'tap'
 import { Agent } from 'undici'
 import { CallbackDispatcher } from '../../src/dlr/dispatcher.js'
 import { admin, buildTestApp, call, SERVICE } from '../helpers.js'
+import { rawText, refusing, watchUnhandled } from '../support/outage.js'
+import type { Teardown } from '../support/teardown.js'
 
 /** A real callback receiver on 127.0.0.1 whose answer per call is decided by `behaviour`. */
 async function receiver(behaviour: (n: number, req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -315,21 +317,28 @@ t.test('signed callbacks verify with the Standard Webhooks reference library', a
   )
 })
 
+/** A dispatcher of its own on `on` (a database with an injected outage), run by hand (no loop). */
+function dispatcherOn(t: Teardown, on: typeof db, options: { concurrency: number; batch?: number }) {
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  return new CallbackDispatcher({
+    db: on,
+    agent,
+    clock,
+    log: app.log,
+    scheduleMs: [1000],
+    timeoutMs: 2000,
+    pollMs: 60_000,
+    ...options,
+  })
+}
+
 t.test('the database going away while calls are in flight fails the run, never the process', async (t) => {
   // Every statement fails while `down` (what a PostgreSQL shutdown does to the pool), through a
   // plugin on the same database.
   let down = false
-  const faulty = db.withPlugin({
-    transformQuery: (args) => {
-      if (down) throw new Error('Connection terminated unexpectedly')
-      return args.node
-    },
-    transformResult: async (args) => args.result,
-  })
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
-  process.on('unhandledRejection', onUnhandled)
-  t.teardown(() => process.off('unhandledRejection', onUnhandled))
+  const faulty = db.withPlugin(refusing(() => down))
+  const unhandled = watchUnhandled(t)
 
   let release: () => void = () => {}
   const answered = new Promise<void>((resolve) => {
@@ -345,18 +354,7 @@ t.test('the database going away while calls are in flight fails the run, never t
   })
   const { id } = await sendWithCallback(rx.url('/dlr'))
   await app.sendingWorker.runOnce()
-  const agent = new Agent()
-  t.teardown(() => agent.close())
-  const dispatcher = new CallbackDispatcher({
-    db: faulty,
-    agent,
-    clock,
-    log: app.log,
-    concurrency: 10,
-    scheduleMs: [1000],
-    timeoutMs: 2000,
-    pollMs: 60_000,
-  })
+  const dispatcher = dispatcherOn(t, faulty, { concurrency: 10 })
   const run = dispatcher.runOnce()
   await reached
   // A NOTIFY during the calls: the run claims again when they end, and that claim fails; so does
@@ -393,19 +391,10 @@ t.test('the database going away while calls are in flight fails the run, never t
 t.test('a record refused while the run waits for a call fails the run, never the process', async (t) => {
   // Only the statement that records outcomes fails (claims still answer), so the refusal comes while
   // the run is busy with later batches: one delivery per batch, one call at a time.
-  const recordsRefused = db.withPlugin({
-    transformQuery: (args) => {
-      const node = args.node as { kind: string; sqlFragments?: readonly string[] }
-      if (node.kind === 'RawNode' && node.sqlFragments?.join('').includes('update callback_deliveries as d'))
-        throw new Error('Connection terminated unexpectedly')
-      return args.node
-    },
-    transformResult: async (args) => args.result,
-  })
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
-  process.on('unhandledRejection', onUnhandled)
-  t.teardown(() => process.off('unhandledRejection', onUnhandled))
+  const recordsRefused = db.withPlugin(
+    refusing((node) => rawText(node).includes('update callback_deliveries as d')),
+  )
+  const unhandled = watchUnhandled(t)
 
   let release: () => void = () => {}
   const held = new Promise<void>((resolve) => {
@@ -427,19 +416,7 @@ t.test('a record refused while the run waits for a call fails the run, never the
     await sendWithCallback(rx.url('/c')),
   ]
   await app.sendingWorker.runOnce()
-  const agent = new Agent()
-  t.teardown(() => agent.close())
-  const dispatcher = new CallbackDispatcher({
-    db: recordsRefused,
-    agent,
-    clock,
-    log: app.log,
-    concurrency: 1,
-    batch: 1,
-    scheduleMs: [1000],
-    timeoutMs: 2000,
-    pollMs: 60_000,
-  })
+  const dispatcher = dispatcherOn(t, recordsRefused, { concurrency: 1, batch: 1 })
   const run = dispatcher.runOnce()
   await second
   // The first batch's record was refused by now (it began when the first call ended, before the

@@ -101,6 +101,9 @@ const CONNECTION_ERROR_MESSAGES = [
   'Connection terminated',
   'Client has encountered a connection error',
   'timeout exceeded when trying to connect',
+  // pg's connect timeout and statement timeout (see DbTimeouts): a server that stopped answering.
+  'timeout expired',
+  'Query read timeout',
 ]
 
 /**

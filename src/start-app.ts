@@ -27,6 +27,17 @@ export async function openDatabase(
       ...(onWait ? { onWait } : {}),
     })
   }
+  if (config.database.kind === 'postgres') {
+    // On a connection of its own without the statement timeout (DbTimeouts.queryMs): a migration
+    // that builds an index on a large table may take minutes.
+    const migrating = await createDb(config.database, { poolSize: 1, timeouts: { queryMs: 0 } })
+    try {
+      await migrateToLatest(migrating)
+    } finally {
+      await migrating.close()
+    }
+    return createDb(config.database)
+  }
   const database = await createDb(config.database)
   try {
     await migrateToLatest(database)

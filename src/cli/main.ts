@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       loadEnvFile()
       const config = loadConfig(process.env)
-      const database = await createDb(config.database)
+      const database = await createDb(config.database, { timeouts: { queryMs: 0 } })
       try {
         const applied = await migrateToLatest(database)
         process.stdout.write(

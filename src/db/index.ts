@@ -64,6 +64,69 @@ export type CreateDbOptions = {
   searchPath?: string
   /** PostgreSQL pool size. */
   poolSize?: number
+  /** PostgreSQL: bounds on waits for a server that stops answering (see DbTimeouts). */
+  timeouts?: Partial<DbTimeouts>
+}
+
+/**
+ * PostgreSQL only. A server that refuses or closes connections fails queries at once; these bound the
+ * waits on one that goes silent instead (a host gone, a network cut, a hung proxy), which the kernel
+ * would otherwise report only after many minutes. Each failure is "database unavailable" (503).
+ * The wait for a free client of the pool is not bounded: that is queueing under load, not an outage.
+ */
+export type DbTimeouts = {
+  /** Opening a connection: TCP connect, TLS, startup and authentication. */
+  connectMs: number
+  /**
+   * One statement's answer; the connection is then closed (its late answer cannot be matched to the
+   * next statement), so a transaction it was in is rolled back by the server. 0: unbounded (the
+   * migrations, whose index builds may take long).
+   */
+  queryMs: number
+  /** A `sync()` round trip on the LISTEN connection; the connection is then replaced. */
+  syncMs: number
+}
+
+export const DB_TIMEOUTS: DbTimeouts = { connectMs: 5000, queryMs: 30_000, syncMs: 5000 }
+
+/** TCP keepalive on every connection, so an idle one whose server vanished is noticed. */
+const KEEPALIVE_DELAY_MS = 10_000
+const QUERY_TIMEOUT_MESSAGE = 'Query read timeout'
+
+/**
+ * pg's Client with the connect and statement timeouts and keepalive. A statement that timed out
+ * closes its connection: pg would otherwise hand the late answer of the abandoned statement to the
+ * next one queued on it.
+ */
+function boundedClient({ connectMs, queryMs }: DbTimeouts): typeof pg.Client {
+  return class BoundedClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super({
+        ...(typeof config === 'string' ? { connectionString: config } : config),
+        connectionTimeoutMillis: connectMs,
+        ...(queryMs > 0 ? { query_timeout: queryMs } : {}),
+        keepAlive: true,
+        keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+      })
+    }
+
+    // biome-ignore lint/suspicious/noExplicitAny: pg's query has a dozen overloads; this forwards them all
+    override query(...args: any[]): any {
+      // biome-ignore lint/suspicious/noExplicitAny: as above
+      const result = (super.query as (...forwarded: any[]) => unknown)(...args)
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => {
+          if (error instanceof Error && error.message === QUERY_TIMEOUT_MESSAGE) this.abandon()
+        })
+      }
+      return result
+    }
+
+    /** Closes at once (pg's end() destroys the socket while a statement is active): the pool drops it. */
+    private abandon(): void {
+      this.end().catch(() => {})
+    }
+  }
 }
 
 export async function createDb(
@@ -71,8 +134,10 @@ export async function createDb(
   options: CreateDbOptions = {},
 ): Promise<DbHandle> {
   if (database.kind === 'postgres') {
+    const timeouts = { ...DB_TIMEOUTS, ...options.timeouts }
     const pool = new pg.Pool({
       connectionString: database.url,
+      Client: boundedClient(timeouts),
       max: options.poolSize ?? 20,
       options: options.searchPath ? `-c search_path=${options.searchPath}` : undefined,
       types: {
@@ -92,8 +157,8 @@ export async function createDb(
       db,
       kind: 'postgres',
       listen: async (channel, onMessage, onReconnect) =>
-        (await listen(database.url, options.searchPath, channel, { onMessage, onReconnect })).stop,
-      subscribe: (channel, handlers) => listen(database.url, options.searchPath, channel, handlers),
+        (await listen(database.url, options.searchPath, timeouts, channel, { onMessage, onReconnect })).stop,
+      subscribe: (channel, handlers) => listen(database.url, options.searchPath, timeouts, channel, handlers),
       notify: async (channel, payload) => {
         await sql`select pg_notify(${channel}, ${payload})`.execute(db)
       },
@@ -257,6 +322,7 @@ export async function waitForPostgres(
 async function listen(
   url: string,
   searchPath: string | undefined,
+  timeouts: DbTimeouts,
   channel: string,
   { onMessage, onReconnect, onLost }: SubscriptionHandlers,
 ): Promise<Subscription> {
@@ -267,7 +333,9 @@ async function listen(
   let retry: NodeJS.Timeout | null = null
 
   const connect = async (isReconnect: boolean): Promise<void> => {
-    const next = new pg.Client({
+    if (stopped) return
+    // No statement timeout: LISTEN waits for ever by design; sync() bounds its own round trips.
+    const next = new (boundedClient({ ...timeouts, queryMs: 0 }))({
       connectionString: url,
       options: searchPath ? `-c search_path=${searchPath}` : undefined,
     })
@@ -291,8 +359,12 @@ async function listen(
       ready = true
       if (isReconnect) onReconnect()
     } catch (error) {
-      if (isReconnect) lost()
-      else throw error
+      if (isReconnect) return lost()
+      // The first connection failed: the caller gets the error, and nothing keeps retrying behind it.
+      stopped = true
+      if (retry) clearTimeout(retry)
+      await next.end().catch(() => {})
+      throw error
     }
   }
 
@@ -303,12 +375,22 @@ async function listen(
   const roundTrip = (): Promise<void> => {
     const current = client
     if (!current || !ready) return Promise.reject(new Error(`not listening on ${channel}`))
-    const trip: Promise<void> = current
-      .query('select 1')
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`not listening on ${channel}: no answer within ${timeouts.syncMs} ms`))
+        // Given up at once (later calls fail without waiting); its 'end' runs lost(), which reconnects
+        // and calls onReconnect once back.
+        if (client === current) ready = false
+        current.end().catch(() => {})
+      }, timeouts.syncMs)
+    })
+    const trip: Promise<void> = Promise.race([current.query('select 1'), silent])
       .then(() => {
         if (client !== current || !ready) throw new Error(`not listening on ${channel}`)
       })
       .finally(() => {
+        clearTimeout(timer)
         if (running === trip) running = null
       })
     running = trip

@@ -30,9 +30,8 @@ const { app, deps, clock } = await buildTestApp(t, {
       dispatcherEnabled: true,
       concurrency: 10,
       scheduleMs: [1000, 2000, 4000],
-      // The hanging receiver below waits this long per attempt (four of them). Shorter, a loaded
-      // machine that pauses this process between a quick receiver's answer and its reading turns
-      // the answer into a timeout (the timer is handled before the socket).
+      // Shorter, a loaded machine that pauses this process between a quick receiver's answer and
+      // its reading turns the answer into a timeout (the timer is handled before the socket).
       timeoutMs: 2000,
       allowPrivate: true,
     },
@@ -144,9 +143,11 @@ t.test('a hanging receiver times out and is retried, then failed (dead letter) a
     { receiver: '.*', steps: [{ ptt: 3, dlr: 8, afterMs: 0 }] },
   ])
   await app.sendingWorker.runOnce()
+  // The app's schedule with a short timeout: this receiver never answers, so it cannot misfire.
+  const impatient = dispatcherOn(t, db, { concurrency: 10, timeoutMs: 200, scheduleMs: [1000, 2000, 4000] })
   for (const wait of [0, 1100, 2200, 4400]) {
     clock.advance(wait)
-    await app.callbackDispatcher.runOnce()
+    await impatient.runOnce()
   }
   await admin(app, 'PUT', '/admin/v1/simulator/rules', [
     {
@@ -318,7 +319,11 @@ t.test('signed callbacks verify with the Standard Webhooks reference library', a
 })
 
 /** A dispatcher of its own on `on` (a database with an injected outage), run by hand (no loop). */
-function dispatcherOn(t: Teardown, on: typeof db, options: { concurrency: number; batch?: number }) {
+function dispatcherOn(
+  t: Teardown,
+  on: typeof db,
+  options: { concurrency: number; batch?: number; timeoutMs?: number; scheduleMs?: number[] },
+) {
   const agent = new Agent()
   t.teardown(() => agent.close())
   return new CallbackDispatcher({

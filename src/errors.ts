@@ -104,6 +104,8 @@ const CONNECTION_ERROR_MESSAGES = [
   // pg's connect timeout and statement timeout (see DbTimeouts): a server that stopped answering.
   'timeout expired',
   'Query read timeout',
+  // What the ROLLBACK of a transaction whose statement timed out meets (its connection was closed).
+  'Client was closed and is not queryable',
 ]
 
 /**

@@ -78,9 +78,10 @@ export type DbTimeouts = {
   /** Opening a connection: TCP connect, TLS, startup and authentication. */
   connectMs: number
   /**
-   * One statement's answer; the connection is then closed (its late answer cannot be matched to the
-   * next statement), so a transaction it was in is rolled back by the server. 0: unbounded (the
-   * migrations, whose index builds may take long).
+   * One statement's answer; the connection is then closed (the statements queued behind it on that
+   * connection would wait for its answer too). A transaction it was in is rolled back once the server
+   * notices the connection is gone (see README). 0: unbounded (the migrations, whose index builds
+   * may take long).
    */
   queryMs: number
   /** A `sync()` round trip on the LISTEN connection; the connection is then replaced. */
@@ -89,25 +90,31 @@ export type DbTimeouts = {
 
 export const DB_TIMEOUTS: DbTimeouts = { connectMs: 5000, queryMs: 30_000, syncMs: 5000 }
 
-/** TCP keepalive on every connection, so an idle one whose server vanished is noticed. */
+/** TCP keepalive on every connection, so an idle one whose server vanished is noticed in the end (with
+ * the system's probe interval and count: about 11 min on Linux defaults). */
 const KEEPALIVE_DELAY_MS = 10_000
 const QUERY_TIMEOUT_MESSAGE = 'Query read timeout'
 
 /**
  * pg's Client with the connect and statement timeouts and keepalive. A statement that timed out
- * closes its connection: pg would otherwise hand the late answer of the abandoned statement to the
- * next one queued on it.
+ * closes its connection: pg keeps it active until its answer arrives, and every statement queued on
+ * that connection (the rest of its transaction, the next user of the pooled client) waits behind it.
  */
 function boundedClient({ connectMs, queryMs }: DbTimeouts): typeof pg.Client {
   return class BoundedClient extends pg.Client {
     constructor(config?: string | pg.ClientConfig) {
-      super({
-        ...(typeof config === 'string' ? { connectionString: config } : config),
-        connectionTimeoutMillis: connectMs,
-        ...(queryMs > 0 ? { query_timeout: queryMs } : {}),
-        keepAlive: true,
-        keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
-      })
+      // The password copied by name: pg-pool hands it over as a non-enumerable property, which a
+      // spread drops.
+      const given: pg.ClientConfig = typeof config === 'string' ? { connectionString: config } : { ...config }
+      if (typeof config === 'object' && config.password !== undefined) given.password = config.password
+      super(
+        Object.assign(given, {
+          connectionTimeoutMillis: connectMs,
+          ...(queryMs > 0 ? { query_timeout: queryMs } : {}),
+          keepAlive: true,
+          keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+        }),
+      )
     }
 
     // biome-ignore lint/suspicious/noExplicitAny: pg's query has a dozen overloads; this forwards them all
@@ -342,8 +349,11 @@ async function listen(
     next.on('notification', (message) => {
       if (message.channel === channel) onMessage(message.payload ?? '')
     })
+    // Whether this connection got as far as listening: the failure of a first attempt is the
+    // caller's error, not a loss to report and retry.
+    let listening = false
     const lost = () => {
-      if (stopped || client !== next) return
+      if (stopped || client !== next || (!listening && !isReconnect)) return
       client = null
       ready = false
       onLost?.()
@@ -356,6 +366,11 @@ async function listen(
       await next.connect()
       await next.query(`listen ${channel}`)
       if (client !== next) return
+      if (stopped) {
+        await next.end().catch(() => {})
+        return
+      }
+      listening = true
       ready = true
       if (isReconnect) onReconnect()
     } catch (error) {

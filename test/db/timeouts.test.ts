@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import { sql } from 'kysely'
 import t from 'tap'
 import { createDb, type DbHandle } from '../../src/db/index.js'
 import { isDatabaseUnavailable } from '../../src/errors.js'
@@ -95,6 +96,31 @@ t.test(
   },
 )
 
+t.test(
+  'a first subscribe refused: the caller gets the error, and nothing reports a loss or retries',
+  async (t) => {
+    const sockets = new Set<net.Socket>()
+    let connections = 0
+    const closing = net.createServer((socket) => {
+      connections++
+      socket.destroy()
+    })
+    const port = await listenLocal(t, closing, sockets)
+    const handle = await createDb({
+      kind: 'postgres',
+      url: `postgres://nobody:secret@127.0.0.1:${port}/nothing`,
+    })
+    t.teardown(() => handle.close())
+    let lost = 0
+    const subscribed = await outcome(
+      handle.subscribe('nothing', { onMessage: () => {}, onReconnect: () => {}, onLost: () => lost++ }),
+    )
+    t.notOk(subscribed.ok, 'subscribing failed')
+    t.equal(lost, 0, 'no loss reported for a connection that never listened')
+    t.equal(connections, 1, 'one attempt')
+  },
+)
+
 t.test('a cut after the connection was made', { skip: needsPostgres }, async (t) => {
   const target = new URL(pgUrl as string)
 
@@ -114,6 +140,19 @@ t.test('a cut after the connection was made', { skip: needsPostgres }, async (t)
       `as "database unavailable": ${String(!during.ok && during.error)}`,
     )
     proxy.mend()
+    // Inside a transaction: the ROLLBACK then meets the closed connection; still "unavailable".
+    const inTransaction = await outcome(
+      handle.db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx)
+        proxy.cut()
+        await sql`select 2`.execute(trx)
+      }),
+    )
+    proxy.mend()
+    t.ok(
+      !inTransaction.ok && isDatabaseUnavailable(inTransaction.error),
+      `a transaction whose statement timed out fails as "database unavailable": ${String(!inTransaction.ok && inTransaction.error)}`,
+    )
     // One client in the pool: it must have been replaced, not reused with the lost answer pending.
     const after = await outcome(handle.ping())
     t.ok(after.ok, `the next statement runs on a new connection${after.ok ? '' : `: ${String(after.error)}`}`)

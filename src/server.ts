@@ -1,16 +1,14 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, loadEnvFile } from './config.js'
-import { DataDirInUseError } from './db/data-dir-lock.js'
-import { DatabaseUnavailableError } from './db/index.js'
-import { checkListenAddress, ListenError, startApp } from './start-app.js'
 
 // Process entry only: config → address check → database → migrations → app → listen, and a graceful
 // close. What an operator can fix (configuration, a taken port, a data folder in use, a database
-// that cannot be reached) ends the process with one line, not a stack.
-const FIXABLE = [ConfigError, ListenError, DataDirInUseError, DatabaseUnavailableError]
+// that cannot be reached) ends the process with one line, not a stack. The configuration is read
+// before the rest of the service is loaded, so a bad variable is reported in a fraction of a second.
+const fixable: (abstract new (...args: never[]) => Error)[] = [ConfigError]
 
 function stop(error: unknown): never {
-  if (!FIXABLE.some((kind) => error instanceof kind)) throw error
+  if (!fixable.some((kind) => error instanceof kind)) throw error
   const prefix = error instanceof ConfigError ? 'bad configuration: ' : ''
   process.stderr.write(`sms-mirror: ${prefix}${(error as Error).message}\n`)
   process.exit(1)
@@ -18,9 +16,17 @@ function stop(error: unknown): never {
 
 loadEnvFile()
 let config: ReturnType<typeof loadConfig>
-let app: Awaited<ReturnType<typeof startApp>>
 try {
   config = loadConfig(process.env)
+} catch (error) {
+  stop(error)
+}
+const { checkListenAddress, ListenError, startApp } = await import('./start-app.js')
+const { DataDirInUseError } = await import('./db/data-dir-lock.js')
+const { DatabaseUnavailableError } = await import('./db/index.js')
+fixable.push(ListenError, DataDirInUseError, DatabaseUnavailableError)
+let app: Awaited<ReturnType<typeof startApp>>
+try {
   await checkListenAddress(config.host, config.port)
   app = await startApp(config, { prettyLogs: process.stdout.isTTY === true })
 } catch (error) {

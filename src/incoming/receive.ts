@@ -16,8 +16,8 @@ export const isStop = (message: string) => message.trim().toUpperCase() === 'STO
 type Trx = Transaction<Database>
 type Input = { sender: string; message: string; tag?: string }
 
-/** The outgoing SMS a reply answers: its id, user and batch. */
-type Conversation = { id: number; login: string | null; batch_id: string }
+/** The outgoing SMS a reply answers: its id, user, batch and sender (what the phone replied to). */
+type Conversation = { id: number; login: string | null; batch_id: string; sender: string }
 
 /**
  * How an automatic text reply (smsResponse.responseType text) is written: the send steps, in the
@@ -42,12 +42,14 @@ async function receive(
   now: Date,
   replies: Replies,
   conversation?: Conversation,
+  /** The number or sender the phone wrote to, when the carrier says; else the conversation's sender. */
+  recipient?: string,
 ) {
   const last =
     conversation ??
     (await trx
       .selectFrom('outgoing')
-      .select(['id', 'login', 'batch_id'])
+      .select(['id', 'login', 'batch_id', 'sender'])
       .where('account_id', '=', accountId)
       .where('receiver', '=', sender)
       .orderBy('id', 'desc')
@@ -65,8 +67,9 @@ async function receive(
     })
     .returningAll()
     .executeTakeFirstOrThrow()
-  // An smpp- account's bound receiver gets it as a deliver_sm (MO), durably.
-  await enqueueSmppIncoming(trx, incoming, null, now)
+  // An smpp- account's bound receiver gets it as a deliver_sm (MO), durably, addressed to what the
+  // phone wrote to (empty when nothing tells: a message injected with no SMS sent to that number).
+  await enqueueSmppIncoming(trx, incoming, recipient || last?.sender || null, now)
   if (isStop(input.message)) {
     await addToBlacklist(trx, {
       accountId,
@@ -221,6 +224,7 @@ export async function receiveFromCarrier(
         now,
         replies,
         owner.conversation,
+        whole.to,
       )
       received++
     }
@@ -245,7 +249,7 @@ async function ownerOf(
   if (spellings.length > 0) {
     const reply = await trx
       .selectFrom('outgoing')
-      .select(['account_id', 'id', 'login', 'batch_id'])
+      .select(['account_id', 'id', 'login', 'batch_id', 'sender'])
       .where('receiver', '=', from)
       .where('sender', 'in', spellings)
       .orderBy('id', 'desc')
@@ -264,7 +268,7 @@ async function ownerOf(
   }
   const last = await trx
     .selectFrom('outgoing')
-    .select(['account_id', 'id', 'login', 'batch_id'])
+    .select(['account_id', 'id', 'login', 'batch_id', 'sender'])
     .where('receiver', '=', from)
     .orderBy('id', 'desc')
     .limit(1)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { receiveFromCarrier } from '../../src/incoming/receive.js'
 import { connectSmpp, type Pdu, type SmppSession, STATUS } from '../../src/smpp/session.js'
 import { decodeText, encodeText } from '../../src/smpp/short-message.js'
 import { admin, call } from '../helpers.js'
@@ -152,7 +153,7 @@ t.test('a deliver_sm refused is retried after SMPP_DELIVERY_RETRY_S, in order pe
 
 t.test('an incoming SMS (MO) arrives as deliver_sm with TLV 0x1402', async (t) => {
   const test = await smppApp(t, { allowedIps: ['127.0.0.1'] })
-  const { delivered } = await esme(t, test)
+  const { delivered, session } = await esme(t, test)
   const incoming = await admin(test.app, 'POST', `/admin/v1/accounts/${SMPP_SERVICE}/incoming`, {
     sender: '+33611223344',
     message: 'Bonjour à vous',
@@ -172,4 +173,39 @@ t.test('an incoming SMS (MO) arrives as deliver_sm with TLV 0x1402', async (t) =
   t.equal(await test.app.smppDeliveries.runOnce(), 1)
   const whole = decodeText(delivered[1] as Pdu)
   t.same(whole.ok && whole.text, 'z'.repeat(300), 'a long MO whole in message_payload')
+  t.match(
+    mo,
+    { dest_addr_ton: 0, destination_addr: '' },
+    'no SMS was sent to that number: no recipient known',
+  )
+
+  // A reply to an SMS the account sent: addressed to the sender the phone replied to.
+  await submit(session, 'Your code is 1234')
+  const reply = await admin(test.app, 'POST', `/admin/v1/accounts/${SMPP_SERVICE}/incoming`, {
+    sender: '+33601020304',
+    message: 'Thanks',
+  })
+  t.equal(reply.status, 200)
+  t.equal(await test.app.smppDeliveries.runOnce(), 1)
+  t.match(delivered[2], { source_addr: '33601020304', dest_addr_ton: 5, destination_addr: 'ACME' })
+
+  // From a carrier, to the account's own number: addressed to that number.
+  await test.deps.database.db
+    .insertInto('senders')
+    .values({ account_id: test.accountId, sender: '+33700000001', status: 'enable', type: 'virtual' })
+    .execute()
+  const carried = await receiveFromCarrier(
+    test.deps.database.db,
+    'upstream',
+    [{ from: '33612000000', to: '33700000001', text: 'Hello number', at: new Date() }],
+    test.clock.now(),
+  )
+  t.match(carried, { received: 1 })
+  t.equal(await test.app.smppDeliveries.runOnce(), 1)
+  t.match(delivered[3], {
+    source_addr: '33612000000',
+    dest_addr_ton: 1,
+    dest_addr_npi: 1,
+    destination_addr: '33700000001',
+  })
 })

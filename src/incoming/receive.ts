@@ -224,12 +224,18 @@ export async function receiveFromCarrier(
         now,
         replies,
         owner.conversation,
-        whole.to,
+        recipientOf(whole.to),
       )
       received++
     }
     return { received, waiting, unattributed }
   })
+}
+
+/** `to` as an SMPP address is written: trimmed, a number given with 00 written with + instead. */
+function recipientOf(to: string): string {
+  const trimmed = to.trim()
+  return /^00\d+$/.test(trimmed) ? `+${trimmed.slice(2)}` : trimmed
 }
 
 /** `to` as the senders table may spell it: as given, and as a number with a +, with 00, or bare. */

@@ -187,7 +187,8 @@ t.test('an incoming SMS (MO) arrives as deliver_sm with TLV 0x1402', async (t) =
   })
   t.equal(reply.status, 200)
   t.equal(await test.app.smppDeliveries.runOnce(), 1)
-  t.match(delivered[2], { source_addr: '33601020304', dest_addr_ton: 5, destination_addr: 'ACME' })
+  const replied = delivered[2] as Pdu
+  t.same([replied.source_addr, replied.dest_addr_ton, replied.destination_addr], ['33601020304', 5, 'ACME'])
 
   // From a carrier, to the account's own number: addressed to that number.
   await test.deps.database.db
@@ -197,15 +198,20 @@ t.test('an incoming SMS (MO) arrives as deliver_sm with TLV 0x1402', async (t) =
   const carried = await receiveFromCarrier(
     test.deps.database.db,
     'upstream',
-    [{ from: '33612000000', to: '33700000001', text: 'Hello number', at: new Date() }],
+    // Written with 00 and a space by this carrier: the ESME gets it as an international number.
+    [{ from: '33612000000', to: ' 0033700000001', text: 'Hello number', at: new Date() }],
     test.clock.now(),
   )
   t.match(carried, { received: 1 })
   t.equal(await test.app.smppDeliveries.runOnce(), 1)
-  t.match(delivered[3], {
-    source_addr: '33612000000',
-    dest_addr_ton: 1,
-    dest_addr_npi: 1,
-    destination_addr: '33700000001',
-  })
+  const fromCarrier = delivered[3] as Pdu
+  t.same(
+    [
+      fromCarrier.source_addr,
+      fromCarrier.dest_addr_ton,
+      fromCarrier.dest_addr_npi,
+      fromCarrier.destination_addr,
+    ],
+    ['33612000000', 1, 1, '33700000001'],
+  )
 })

@@ -154,39 +154,34 @@ t.test('a deliver_sm refused is retried after SMPP_DELIVERY_RETRY_S, in order pe
 t.test('an incoming SMS (MO) arrives as deliver_sm with TLV 0x1402', async (t) => {
   const test = await smppApp(t, { allowedIps: ['127.0.0.1'] })
   const { delivered, session } = await esme(t, test)
-  const incoming = await admin(test.app, 'POST', `/admin/v1/accounts/${SMPP_SERVICE}/incoming`, {
-    sender: '+33611223344',
-    message: 'Bonjour à vous',
-  })
-  t.equal(incoming.status, 200)
-  t.equal(await test.app.smppDeliveries.runOnce(), 1)
+  /** An incoming SMS injected through the admin API, delivered to the ESME: its answer. */
+  const inject = async (sender: string, message: string) => {
+    const injected = await admin(test.app, 'POST', `/admin/v1/accounts/${SMPP_SERVICE}/incoming`, {
+      sender,
+      message,
+    })
+    t.equal(injected.status, 200)
+    t.equal(await test.app.smppDeliveries.runOnce(), 1, 'one deliver_sm')
+    return injected
+  }
+  const incoming = await inject('+33611223344', 'Bonjour à vous')
   const mo = delivered[0] as Pdu
   t.equal(mo.esm_class, 0)
   t.equal(mo.source_addr, '33611223344')
   t.equal(mo.ovh_incoming_id, String(incoming.body.id))
   t.same(decodeText(mo), { ok: true, text: 'Bonjour à vous', encoding: '7bits', concatenation: null })
-  const long = await admin(test.app, 'POST', `/admin/v1/accounts/${SMPP_SERVICE}/incoming`, {
-    sender: '+33611223344',
-    message: 'z'.repeat(300),
-  })
-  t.equal(long.status, 200)
-  t.equal(await test.app.smppDeliveries.runOnce(), 1)
+  await inject('+33611223344', 'z'.repeat(300))
   const whole = decodeText(delivered[1] as Pdu)
   t.same(whole.ok && whole.text, 'z'.repeat(300), 'a long MO whole in message_payload')
-  t.match(
-    mo,
-    { dest_addr_ton: 0, destination_addr: '' },
+  t.same(
+    [mo.dest_addr_ton, mo.destination_addr],
+    [0, ''],
     'no SMS was sent to that number: no recipient known',
   )
 
   // A reply to an SMS the account sent: addressed to the sender the phone replied to.
   await submit(session, 'Your code is 1234')
-  const reply = await admin(test.app, 'POST', `/admin/v1/accounts/${SMPP_SERVICE}/incoming`, {
-    sender: '+33601020304',
-    message: 'Thanks',
-  })
-  t.equal(reply.status, 200)
-  t.equal(await test.app.smppDeliveries.runOnce(), 1)
+  await inject('+33601020304', 'Thanks')
   const replied = delivered[2] as Pdu
   t.same([replied.source_addr, replied.dest_addr_ton, replied.destination_addr], ['33601020304', 5, 'ACME'])
 

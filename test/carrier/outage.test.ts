@@ -120,7 +120,10 @@ t.test(
         (node) => !isClaim(node),
         async () => {
           if (++claims === 2) {
-            while ((worker?.handingOver ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+            // Bounded like settled(): a hand-over that never ends fails the test below, not by timeout.
+            const until = Date.now() + 10_000
+            while ((worker?.handingOver ?? 0) > 0 && Date.now() < until)
+              await new Promise((resolve) => setTimeout(resolve, 5))
             for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
           }
         },

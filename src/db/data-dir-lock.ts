@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -9,10 +9,11 @@ import { join } from 'node:path'
 export class DataDirInUseError extends Error {
   constructor(
     readonly dataDir: string,
-    readonly pid: number,
+    /** null: a process that has just created the lock and not written its pid yet. */
+    readonly pid: number | null,
   ) {
     super(
-      `DATA_DIR ${dataDir} is in use by another sms-mirror process (pid ${pid}): stop that process, ` +
+      `DATA_DIR ${dataDir} is in use by another sms-mirror process (${pid === null ? 'starting now' : `pid ${pid}`}): stop that process, ` +
         'or set DATA_DIR to another folder (the embedded database serves one process; use DATABASE_URL for several)',
     )
     this.name = 'DataDirInUseError'
@@ -20,6 +21,21 @@ export class DataDirInUseError extends Error {
 }
 
 const LOCK_FILE = 'sms-mirror.lock'
+
+/**
+ * A lock file without a pid yet is a process between creating it and writing its pid (two starting
+ * at once), unless it is older than this: then the writer died in between, and the lock is stale.
+ */
+const UNWRITTEN_LOCK_GRACE_MS = 10_000
+
+/** Milliseconds since `file` was written; null when it is gone. */
+function ageOf(file: string): number | null {
+  try {
+    return Date.now() - statSync(file).mtimeMs
+  } catch {
+    return null
+  }
+}
 
 /** Locks held by this process: a second open in the same process is refused too. */
 const heldHere = new Set<string>()
@@ -52,6 +68,11 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const pid = ownerOf(file)
+      if (pid === null) {
+        const age = ageOf(file)
+        if (age === null) continue // removed meanwhile: try again
+        if (age < UNWRITTEN_LOCK_GRACE_MS) throw new DataDirInUseError(dataDir, null)
+      }
       const inUse = pid !== null && (pid === process.pid ? heldHere.has(file) : isAlive(pid))
       if (inUse) throw new DataDirInUseError(dataDir, pid)
       // Stale: its process is gone. Removed, then taken with 'wx' again, so two starting processes
@@ -71,5 +92,5 @@ export function lockDataDir(dataDir: string): () => void {
       if (ownerOf(file) === process.pid) unlinkSync(file)
     }
   }
-  throw new DataDirInUseError(dataDir, ownerOf(file) ?? 0)
+  throw new DataDirInUseError(dataDir, ownerOf(file))
 }

@@ -12,6 +12,7 @@ import t from 'tap'
 import { createDb, type DbHandle } from '../../src/db/index.js'
 import { isDatabaseUnavailable } from '../../src/errors.js'
 import type { Teardown } from '../support/teardown.js'
+import { waitFor } from '../support/wait.js'
 
 const pgUrl = process.env.DATABASE_URL
 const needsPostgres = pgUrl ? false : 'needs PostgreSQL: a network cut between the service and its server'
@@ -63,10 +64,6 @@ const outcome = (promise: Promise<unknown>) =>
     () => ({ ok: true as const }),
     (error: unknown) => ({ ok: false as const, error }),
   )
-
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20))
-}
 
 t.test(
   'a server that accepts and never answers: queries and LISTEN fail after the connect timeout',
@@ -181,11 +178,11 @@ t.test('a cut after the connection was made', { skip: needsPostgres }, async (t)
     proxy.cut()
     const during = await outcome(subscription.sync())
     t.notOk(during.ok, `sync() into the cut failed${during.ok ? '' : `: ${String(during.error)}`}`)
-    await eventually(async () => lost === 1)
+    await waitFor('the connection given up', () => lost === 1)
     t.pass('the connection was given up as lost')
     t.notOk((await outcome(subscription.sync())).ok, 'sync() fails at once while it is lost')
     proxy.mend()
-    await eventually(async () => reconnected === 1)
+    await waitFor('the reconnection', () => reconnected === 1)
     await direct.notify(channel, 'after the cut')
     await subscription.sync()
     t.same(messages, ['after the cut'], 'a notification after the reconnect arrives')
